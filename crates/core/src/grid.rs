@@ -50,7 +50,9 @@ impl Grid {
             )));
         }
         if g.linear().determinant().abs() < 1e-9 {
-            return Err(GridError::BadAffine("singular (axes are not independent)".into()));
+            return Err(GridError::BadAffine(
+                "singular (axes are not independent)".into(),
+            ));
         }
         Ok(g)
     }

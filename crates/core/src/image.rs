@@ -34,7 +34,11 @@ impl<T> Image<T> {
     #[must_use]
     pub fn on_grid(data: Array3<T>, grid: &Grid) -> Self {
         let d = data.dim();
-        assert_eq!([d.0, d.1, d.2], grid.dims, "array shape must match grid dims");
+        assert_eq!(
+            [d.0, d.1, d.2],
+            grid.dims,
+            "array shape must match grid dims"
+        );
         Image {
             data,
             affine: grid.affine,

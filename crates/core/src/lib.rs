@@ -15,8 +15,10 @@ mod grid;
 mod image;
 mod reorient;
 mod resample;
+mod stats;
 
 pub use grid::{Grid, GridError};
 pub use image::{percentile_in_place, Image, Mask, Volume};
 pub use reorient::{axis_codes, Reoriented};
 pub use resample::Interp;
+pub use stats::otsu_threshold;

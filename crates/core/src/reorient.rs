@@ -11,11 +11,10 @@ use ndarray::Axis;
 fn axis_map(affine: &Matrix4<f64>) -> ([usize; 3], [bool; 3]) {
     let lin = affine.fixed_view::<3, 3>(0, 0);
     let mut cos = [[0.0f64; 3]; 3]; // cos[world][voxel]
-    for v in 0..3 {
-        let c = lin.column(v);
+    for (v, c) in lin.column_iter().enumerate() {
         let n = c.norm();
-        for w in 0..3 {
-            cos[w][v] = c[w] / n;
+        for (w, row) in cos.iter_mut().enumerate() {
+            row[v] = c[w] / n;
         }
     }
     let mut perm = [usize::MAX; 3];
@@ -113,7 +112,11 @@ impl<T: Clone> Reoriented<T> {
     /// When `img` is not on the reoriented grid's dims.
     #[must_use]
     pub fn undo<U: Clone>(&self, img: &Image<U>) -> Image<U> {
-        assert_eq!(img.dims(), self.image.dims(), "image must be on the reoriented grid");
+        assert_eq!(
+            img.dims(),
+            self.image.dims(),
+            "image must be on the reoriented grid"
+        );
         let mut view = img.data().view();
         for (w, &f) in self.flip.iter().enumerate() {
             if f {
@@ -170,7 +173,11 @@ mod tests {
             let w = g_new.voxel_to_world([i as f64, j as f64, k as f64]);
             let inv = g_old.world_to_voxel_affine();
             let o = inv * nalgebra::Vector4::new(w[0], w[1], w[2], 1.0);
-            let (oi, oj, ok) = (o[0].round() as usize, o[1].round() as usize, o[2].round() as usize);
+            let (oi, oj, ok) = (
+                o[0].round() as usize,
+                o[1].round() as usize,
+                o[2].round() as usize,
+            );
             assert_eq!(v.data()[[oi, oj, ok]], *val);
         }
         let back = r.undo(&r.image);

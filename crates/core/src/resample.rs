@@ -49,15 +49,22 @@ impl<T: Clone> Image<T> {
         let m = target_to_source(&self.grid(), target);
         let d = self.dims();
         let src = self.data();
-        let data = Array3::from_shape_fn((target.dims[0], target.dims[1], target.dims[2]), |(i, j, k)| {
-            let s = map_point(&m, [i as f64, j as f64, k as f64]);
-            match (clamp_half(s[0], d[0]), clamp_half(s[1], d[1]), clamp_half(s[2], d[2])) {
-                (Some(a), Some(b), Some(c)) => {
-                    src[[a.round() as usize, b.round() as usize, c.round() as usize]].clone()
+        let data = Array3::from_shape_fn(
+            (target.dims[0], target.dims[1], target.dims[2]),
+            |(i, j, k)| {
+                let s = map_point(&m, [i as f64, j as f64, k as f64]);
+                match (
+                    clamp_half(s[0], d[0]),
+                    clamp_half(s[1], d[1]),
+                    clamp_half(s[2], d[2]),
+                ) {
+                    (Some(a), Some(b), Some(c)) => {
+                        src[[a.round() as usize, b.round() as usize, c.round() as usize]].clone()
+                    }
+                    _ => fill.clone(),
                 }
-                _ => fill.clone(),
-            }
-        });
+            },
+        );
         Image::on_grid(data, target)
     }
 }
@@ -76,15 +83,20 @@ impl Volume {
         let m = target_to_source(&self.grid(), target);
         let d = self.dims();
         let src = self.data();
-        let data = Array3::from_shape_fn((target.dims[0], target.dims[1], target.dims[2]), |(i, j, k)| {
-            let s = map_point(&m, [i as f64, j as f64, k as f64]);
-            let (Some(x), Some(y), Some(z)) =
-                (clamp_half(s[0], d[0]), clamp_half(s[1], d[1]), clamp_half(s[2], d[2]))
-            else {
-                return fill;
-            };
-            trilinear(src, d, x, y, z)
-        });
+        let data = Array3::from_shape_fn(
+            (target.dims[0], target.dims[1], target.dims[2]),
+            |(i, j, k)| {
+                let s = map_point(&m, [i as f64, j as f64, k as f64]);
+                let (Some(x), Some(y), Some(z)) = (
+                    clamp_half(s[0], d[0]),
+                    clamp_half(s[1], d[1]),
+                    clamp_half(s[2], d[2]),
+                ) else {
+                    return fill;
+                };
+                trilinear(src, d, x, y, z)
+            },
+        );
         Image::on_grid(data, target)
     }
 }
@@ -93,7 +105,11 @@ impl Volume {
 #[inline]
 fn trilinear(src: &Array3<f32>, d: [usize; 3], x: f64, y: f64, z: f64) -> f32 {
     let (x0, y0, z0) = (x.floor() as usize, y.floor() as usize, z.floor() as usize);
-    let (x1, y1, z1) = ((x0 + 1).min(d[0] - 1), (y0 + 1).min(d[1] - 1), (z0 + 1).min(d[2] - 1));
+    let (x1, y1, z1) = (
+        (x0 + 1).min(d[0] - 1),
+        (y0 + 1).min(d[1] - 1),
+        (z0 + 1).min(d[2] - 1),
+    );
     let (fx, fy, fz) = (x - x0 as f64, y - y0 as f64, z - z0 as f64);
     let v = |a, b, c| f64::from(src[[a, b, c]]);
     let c00 = v(x0, y0, z0) * (1.0 - fx) + v(x1, y0, z0) * fx;
@@ -120,23 +136,26 @@ impl Mask {
         let src = self.data();
         let offsets: Vec<f64> = (0..n).map(|s| (s as f64 + 0.5) / n as f64 - 0.5).collect();
         let total = (n * n * n) as f32;
-        let data = Array3::from_shape_fn((target.dims[0], target.dims[1], target.dims[2]), |(i, j, k)| {
-            let mut hits = 0u32;
-            for &a in &offsets {
-                for &b in &offsets {
-                    for &c in &offsets {
-                        let s = map_point(&m, [i as f64 + a, j as f64 + b, k as f64 + c]);
-                        let r = [s[0].round(), s[1].round(), s[2].round()];
-                        if (0..3).all(|q| r[q] >= 0.0 && r[q] < d[q] as f64)
-                            && src[[r[0] as usize, r[1] as usize, r[2] as usize]]
-                        {
-                            hits += 1;
+        let data = Array3::from_shape_fn(
+            (target.dims[0], target.dims[1], target.dims[2]),
+            |(i, j, k)| {
+                let mut hits = 0u32;
+                for &a in &offsets {
+                    for &b in &offsets {
+                        for &c in &offsets {
+                            let s = map_point(&m, [i as f64 + a, j as f64 + b, k as f64 + c]);
+                            let r = [s[0].round(), s[1].round(), s[2].round()];
+                            if (0..3).all(|q| r[q] >= 0.0 && r[q] < d[q] as f64)
+                                && src[[r[0] as usize, r[1] as usize, r[2] as usize]]
+                            {
+                                hits += 1;
+                            }
                         }
                     }
                 }
-            }
-            hits as f32 / total
-        });
+                hits as f32 / total
+            },
+        );
         Image::on_grid(data, target)
     }
 }
@@ -158,11 +177,18 @@ mod tests {
         for ((i, j, k), val) in r.data().indexed_iter() {
             let w = tgt.voxel_to_world([i as f64, j as f64, k as f64]);
             let expect = w[0] + 2.0 * w[1] + 3.0 * w[2];
-            assert!((f64::from(*val) - expect).abs() < 1e-3, "{i},{j},{k}: {val} vs {expect}");
+            assert!(
+                (f64::from(*val) - expect).abs() < 1e-3,
+                "{i},{j},{k}: {val} vs {expect}"
+            );
         }
         // Far outside → fill.
         let far = Grid::axis_aligned([2, 2, 2], [1.0; 3], [100.0, 0.0, 0.0]);
-        assert!(v.resample(&far, Interp::Linear, -1.0).data().iter().all(|&x| x == -1.0));
+        assert!(v
+            .resample(&far, Interp::Linear, -1.0)
+            .data()
+            .iter()
+            .all(|&x| x == -1.0));
     }
 
     #[test]

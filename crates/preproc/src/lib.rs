@@ -1,1 +1,12 @@
-//! placeholder
+//! Preprocessing for strokeseg: brain masking (and, later, normalisation and resampling with
+//! undo records).
+//!
+//! Owns: operations that turn a loaded study into model-ready arrays. Must not touch: file
+//! formats (`strokeseg-io`) or model code.
+#![warn(missing_docs)]
+
+mod brain_mask;
+mod morph;
+
+pub use brain_mask::{brain_mask, BrainMaskConfig};
+pub use morph::{dilate_mm, erode_mm, fill_holes, largest_component};

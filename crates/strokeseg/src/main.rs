@@ -1,1 +1,59 @@
-fn main(){}
+//! `strokeseg`: acute ischemic stroke detection on diffusion MRI. Research use only; not a
+//! medical device.
+//!
+//! The binary owns argument parsing, logging set-up and exit codes; each subcommand lives in
+//! `commands/`. Exit codes: 0 success, 2 rejected input (bad file, bad arguments), 1 internal
+//! error.
+
+mod cli;
+mod commands;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+/// Exit status of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Everything worked.
+    Ok,
+    /// At least one input was rejected (its error was printed).
+    BadInput,
+}
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    init_logging(args.verbose, args.quiet);
+    match commands::run(args.command) {
+        Ok(Status::Ok) => ExitCode::SUCCESS,
+        Ok(Status::BadInput) => ExitCode::from(2),
+        Err(e) => {
+            let code = if e.chain().any(|c| c.is::<strokeseg_io::InputError>()) {
+                2
+            } else {
+                1
+            };
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .init();
+}

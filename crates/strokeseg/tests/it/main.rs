@@ -1,0 +1,7 @@
+//! End-to-end tests of the `strokeseg` binary, one test binary (ripgrep style).
+
+mod bad_input;
+mod dicom;
+mod inspect;
+mod real_data;
+mod util;
