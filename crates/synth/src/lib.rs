@@ -1,0 +1,17 @@
+//! `strokeseg synth`: realistic multi-site synthetic DWI studies built on the real MNI
+//! ICBM152 2009a template, with known lesions and mimics — training and test data that says
+//! it is synthetic.
+//!
+//! Owns: the template, subject anatomy (pose, scale, warp, atrophy), tissue physics, lesions
+//! and mimics, scanner sites and acquisition simulation, and the dataset writer. Must not
+//! touch: models or reports. Reads and writes images only through `strokeseg-io`.
+#![warn(missing_docs)]
+
+pub mod acquire;
+pub mod lesions;
+pub mod regions;
+pub mod site;
+pub mod template;
+
+pub use regions::{region_at, Region};
+pub use template::{Template, TemplateError};
