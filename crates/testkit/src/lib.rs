@@ -32,6 +32,38 @@ pub fn shared(rel: &str) -> Option<PathBuf> {
     }
 }
 
+/// Where `tools/fetch-test-dicom.sh` puts the pydicom 3.0.2 test files:
+/// `$STROKESEG_PYDICOM_FILES` when set, else
+/// `${STROKESEG_CACHE:-$HOME/.cache/strokeseg}/pydicom-3.0.2/test_files`.
+fn pydicom_test_files_dir() -> Option<PathBuf> {
+    let nonempty = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    if let Some(p) = nonempty("STROKESEG_PYDICOM_FILES") {
+        return Some(p);
+    }
+    let cache = nonempty("STROKESEG_CACHE")
+        .or_else(|| nonempty("HOME").map(|h| h.join(".cache/strokeseg")))?;
+    Some(cache.join("pydicom-3.0.2/test_files"))
+}
+
+/// A real DICOM file from pydicom's test data (MIT; fetched outside the repository by
+/// `tools/fetch-test-dicom.sh`), or `None` after printing why the calling test is skipped.
+#[must_use]
+pub fn pydicom_test_file(name: &str) -> Option<PathBuf> {
+    match pydicom_test_files_dir().map(|d| d.join(name)) {
+        Some(p) if p.is_file() => Some(p),
+        _ => {
+            eprintln!(
+                "SKIPPED: pydicom test file {name} not found (run tools/fetch-test-dicom.sh)"
+            );
+            None
+        }
+    }
+}
+
 /// An oblique affine: rotation by `deg` degrees about (1, 0.3, 0.2), the given spacing, and
 /// an offset that puts the grid centre near the world origin.
 #[must_use]

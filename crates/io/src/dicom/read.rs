@@ -340,6 +340,14 @@ fn decode_pixels(
                 uid: uid.clone(),
                 name: name.clone(),
             }
+        } else if let Some(feature) = unsupported_jpeg_feature(&msg) {
+            // The syntax is registered, but this variant of it is not decodable in pure Rust
+            // (jpeg-decoder has no 12-bit lossy JPEG, the usual form of JPEG Extended).
+            InputError::UnsupportedTransferSyntax {
+                path: path.to_path_buf(),
+                uid: uid.clone(),
+                name: format!("{name}, {feature}"),
+            }
         } else {
             InputError::dicom(path, format!("cannot decode {name} pixel data: {msg}"))
         }
@@ -357,6 +365,21 @@ fn decode_pixels(
     } else {
         Ok(v)
     }
+}
+
+/// The JPEG coding feature a decoder error says it lacks (`"12-bit samples"` for
+/// jpeg-decoder's `unsupported JPEG feature: SamplePrecision(12)`), if that is the error.
+fn unsupported_jpeg_feature(msg: &str) -> Option<String> {
+    const MARK: &str = "unsupported JPEG feature: ";
+    let rest = &msg[msg.find(MARK)? + MARK.len()..];
+    let feature = rest.split(':').next().unwrap_or(rest).trim();
+    let bits = feature
+        .strip_prefix("SamplePrecision(")
+        .and_then(|s| s.strip_suffix(')'));
+    Some(match bits {
+        Some(b) => format!("{b}-bit samples"),
+        None => format!("JPEG feature {feature}"),
+    })
 }
 
 /// Native-endian samples of `ba` bits allocated, `bs` bits stored, as f64.
