@@ -8,12 +8,18 @@ use strokeseg_testkit::{oblique_affine, phantom};
 
 fn small() -> strokeseg_core::Volume {
     let dims = [10, 9, 4];
-    phantom(&Grid { dims, affine: oblique_affine(dims, [2.0, 2.0, 5.0], 9.0) }).dwi
+    phantom(&Grid {
+        dims,
+        affine: oblique_affine(dims, [2.0, 2.0, 5.0], 9.0),
+    })
+    .dwi
 }
 
 /// A tiny deterministic generator (no external RNG needed for a damage pattern).
 fn lcg(state: &mut u64) -> u64 {
-    *state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+    *state = state
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
     *state >> 33
 }
 

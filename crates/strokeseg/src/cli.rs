@@ -30,6 +30,38 @@ pub enum Command {
     /// study; a bad study is reported and the others still run (exit code 2 at the end).
     /// Use --dwi/--adc/--b0 to name the files of one study explicitly.
     Inspect(InspectArgs),
+    /// Make synthetic DWI studies with known lesions (ISLES'22-like BIDS layout + manifest).
+    ///
+    /// Anatomy comes from the MNI ICBM152 2009a template (install it once with
+    /// `bash tools/fetch-template.sh`). Every file says it is synthetic. The same --seed,
+    /// --site and --n always give the same studies.
+    Synth(SynthArgs),
+}
+
+/// `strokeseg synth`.
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Output folder (created; must not already hold a dataset).
+    #[arg(long, value_name = "DIR", required_unless_present = "list_sites")]
+    pub out: Option<PathBuf>,
+    /// Number of studies.
+    #[arg(long, default_value_t = 10)]
+    pub n: usize,
+    /// Dataset seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Site preset name (see --list-sites) or a site TOML file.
+    #[arg(long, default_value = "site-a")]
+    pub site: String,
+    /// Also write each study as DICOM series (classic MR, one file per slice).
+    #[arg(long)]
+    pub dicom: bool,
+    /// Template folder (default: $STROKESEG_TEMPLATE_DIR or ~/.cache/strokeseg/mni_icbm152_2009a).
+    #[arg(long, value_name = "DIR")]
+    pub template: Option<PathBuf>,
+    /// List the built-in site presets and exit.
+    #[arg(long)]
+    pub list_sites: bool,
 }
 
 /// Which images make up one study.

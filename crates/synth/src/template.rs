@@ -60,9 +60,12 @@ impl Template {
         if let Ok(d) = std::env::var("STROKESEG_TEMPLATE_DIR") {
             return PathBuf::from(d);
         }
-        let cache = std::env::var("STROKESEG_CACHE").map(PathBuf::from).unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| ".".into())).join(".cache/strokeseg")
-        });
+        let cache = std::env::var("STROKESEG_CACHE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| {
+                PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| ".".into()))
+                    .join(".cache/strokeseg")
+            });
         cache.join("mni_icbm152_2009a")
     }
 
@@ -77,11 +80,17 @@ impl Template {
         }
         let read = |f: &str| {
             let p = dir.join(f);
-            read_volume(&p).map_err(|e| TemplateError::Bad { path: p, reason: e.to_string() })
+            read_volume(&p).map_err(|e| TemplateError::Bad {
+                path: p,
+                reason: e.to_string(),
+            })
         };
         let (t1, gm, wm) = (read(FILES[0])?, read(FILES[1])?, read(FILES[2])?);
         if !(t1.grid().same_as(&gm.grid(), 1e-3) && t1.grid().same_as(&wm.grid(), 1e-3)) {
-            return Err(TemplateError::Bad { path: dir.join(FILES[1]), reason: "T1, GM and WM grids differ".into() });
+            return Err(TemplateError::Bad {
+                path: dir.join(FILES[1]),
+                reason: "T1, GM and WM grids differ".into(),
+            });
         }
         let scale = |v: &Array3<f32>| {
             let max = v.iter().copied().fold(0.0f32, f32::max).max(1e-6);
@@ -89,11 +98,23 @@ impl Template {
         };
         let (gm, wm) = (scale(gm.data()), scale(wm.data()));
         let intracranial = t1.data().mapv(|x| x > 0.0);
-        Ok(Self::assemble(&t1.grid(), gm, wm, intracranial, "MNI ICBM152 2009a"))
+        Ok(Self::assemble(
+            &t1.grid(),
+            gm,
+            wm,
+            intracranial,
+            "MNI ICBM152 2009a",
+        ))
     }
 
     /// Normalises fractions, derives CSF and pads the grid by [`PAD`] voxels.
-    fn assemble(grid: &Grid, gm: Array3<f32>, wm: Array3<f32>, ic: Array3<bool>, name: &str) -> Template {
+    fn assemble(
+        grid: &Grid,
+        gm: Array3<f32>,
+        wm: Array3<f32>,
+        ic: Array3<bool>,
+        name: &str,
+    ) -> Template {
         let d = grid.dims;
         let pd = (d[0] + 2 * PAD, d[1] + 2 * PAD, d[2] + 2 * PAD);
         let mut out_gm = Array3::zeros(pd);
@@ -106,7 +127,11 @@ impl Template {
             }
             let (g, w) = (gm[[i, j, k]], wm[[i, j, k]]);
             let sum = g + w;
-            let (g, w) = if sum > 1.0 { (g / sum, w / sum) } else { (g, w) };
+            let (g, w) = if sum > 1.0 {
+                (g / sum, w / sum)
+            } else {
+                (g, w)
+            };
             let o = [i + PAD, j + PAD, k + PAD];
             out_gm[o] = g;
             out_wm[o] = w;
@@ -119,7 +144,10 @@ impl Template {
             affine[(r, 3)] -= shift[r];
         }
         Template {
-            grid: Grid { dims: [pd.0, pd.1, pd.2], affine },
+            grid: Grid {
+                dims: [pd.0, pd.1, pd.2],
+                affine,
+            },
             gm: out_gm,
             wm: out_wm,
             csf: out_csf,
@@ -142,10 +170,19 @@ impl Template {
         let mut ic = Array3::from_elem((d[0], d[1], d[2]), false);
         for ((i, j, k), g) in gm.indexed_iter_mut() {
             let p = grid.voxel_to_world([i as f64, j as f64, k as f64]);
-            let cer = ((p[0] / 50.0).powi(2) + ((p[1] + 65.0) / 28.0).powi(2) + ((p[2] + 35.0) / 22.0).powi(2)).sqrt();
-            let cere = ((p[0] / 65.0).powi(2) + ((p[1] + 15.0) / 85.0).powi(2) + ((p[2] - 15.0) / 55.0).powi(2)).sqrt();
+            let cer = ((p[0] / 50.0).powi(2)
+                + ((p[1] + 65.0) / 28.0).powi(2)
+                + ((p[2] + 35.0) / 22.0).powi(2))
+            .sqrt();
+            let cere = ((p[0] / 65.0).powi(2)
+                + ((p[1] + 15.0) / 85.0).powi(2)
+                + ((p[2] - 15.0) / 55.0).powi(2))
+            .sqrt();
             let stem = crate::regions::in_brainstem(p);
-            let vent = ((p[0] / 12.0).powi(2) + ((p[1] + 5.0) / 30.0).powi(2) + ((p[2] - 12.0) / 10.0).powi(2)).sqrt();
+            let vent = ((p[0] / 12.0).powi(2)
+                + ((p[1] + 5.0) / 30.0).powi(2)
+                + ((p[2] - 12.0) / 10.0).powi(2))
+            .sqrt();
             if cere <= 1.0 || cer <= 1.0 || stem {
                 ic[[i, j, k]] = true;
                 let r = if cere <= 1.0 { cere } else { cer };
@@ -167,7 +204,8 @@ impl Template {
     /// MNI world position of a voxel of the (padded) grid.
     #[must_use]
     pub fn world(&self, ijk: [usize; 3]) -> [f64; 3] {
-        self.grid.voxel_to_world([ijk[0] as f64, ijk[1] as f64, ijk[2] as f64])
+        self.grid
+            .voxel_to_world([ijk[0] as f64, ijk[1] as f64, ijk[2] as f64])
     }
 }
 
@@ -183,7 +221,11 @@ mod tests {
         assert!((1000.0..2000.0).contains(&ic), "intracranial {ic}");
         assert!(ml(&t.gm) > 200.0 && ml(&t.wm) > 500.0 && ml(&t.csf) > 10.0);
         // fractions sum to 1 inside, 0 outside
-        for ((g, w), (c, i)) in t.gm.iter().zip(&t.wm).zip(t.csf.iter().zip(&t.intracranial)) {
+        for ((g, w), (c, i)) in
+            t.gm.iter()
+                .zip(&t.wm)
+                .zip(t.csf.iter().zip(&t.intracranial))
+        {
             let s = g + w + c;
             assert!(if *i { (s - 1.0).abs() < 1e-5 } else { s == 0.0 });
         }
@@ -194,7 +236,10 @@ mod tests {
         let dir = Template::default_dir();
         match Template::load(&dir) {
             Err(TemplateError::Missing(_)) => {
-                eprintln!("SKIPPED: template not installed in {} (run tools/fetch-template.sh)", dir.display());
+                eprintln!(
+                    "SKIPPED: template not installed in {} (run tools/fetch-template.sh)",
+                    dir.display()
+                );
             }
             Err(e) => panic!("{e}"),
             Ok(t) => {
@@ -207,7 +252,11 @@ mod tests {
                 let inv = t.grid.world_to_voxel_affine();
                 let idx = |p: [f64; 3]| {
                     let v = inv * nalgebra::Vector4::new(p[0], p[1], p[2], 1.0);
-                    [v[0].round() as usize, v[1].round() as usize, v[2].round() as usize]
+                    [
+                        v[0].round() as usize,
+                        v[1].round() as usize,
+                        v[2].round() as usize,
+                    ]
                 };
                 assert!(t.intracranial[idx([0.0, 0.0, 0.0])]);
                 assert!(!t.intracranial[idx([90.0, 0.0, 0.0])]);

@@ -2,6 +2,7 @@
 
 mod inspect;
 mod study_args;
+mod synth;
 
 use crate::cli::Command;
 use crate::Status;
@@ -10,5 +11,6 @@ use crate::Status;
 pub fn run(cmd: Command) -> anyhow::Result<Status> {
     match cmd {
         Command::Inspect(a) => inspect::run(&a),
+        Command::Synth(a) => synth::run(&a),
     }
 }

@@ -1,0 +1,9 @@
+//! Reports for people: overlay montages (PNG) now; the JSON report and DICOM objects later.
+//!
+//! Owns: turning volumes and masks into pictures and documents. Must not touch: models,
+//! file input.
+#![warn(missing_docs)]
+
+pub mod montage;
+
+pub use montage::{montage, pick_slices, Row};

@@ -1,0 +1,239 @@
+//! Acquisition simulation on the native grid: from noise-free signals to what a scanner
+//! writes (b0, trace DWI and ADC as stored integers/floats), with site-specific artefacts,
+//! bias field, Rician noise, scaling, optional skull stripping and the scanner's own ADC.
+//!
+//! The steps, in order (see [`acquire`]):
+//! 1. image-domain artefacts drawn with the site's probabilities ([`Artefact`]);
+//! 2. a smooth multiplicative bias field, the same on b0 and DWI;
+//! 3. Rician noise (sigma = 1/`snr_b0` on the b0, sigma/√3 on the 3-direction trace DWI);
+//! 4. scanner integers: × `intensity_scale`, rounded, clamped to 0..=32767;
+//! 5. skull-off sites: zeros outside the (dilated) brain mask;
+//! 6. ADC computed from the noisy integer images, in the site's units;
+//! 7. the truth brain mask (brain fraction ≥ 0.5).
+
+mod artefacts;
+mod bias;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_artefacts;
+
+use crate::site::{AdcUnitsOut, Site};
+use ndarray::{Array3, Axis};
+use rand::Rng;
+use rand_distr::StandardNormal;
+use serde::{Deserialize, Serialize};
+use strokeseg_core::Grid;
+
+/// Largest value a scanner stores (signed 16-bit DICOM pixel data).
+pub const MAX_STORED: f32 = 32767.0;
+/// Largest ADC kept (mm²/s); higher values (free water is ~0.003) are clamped.
+pub const MAX_ADC_MM2_S: f64 = 0.005;
+
+/// Noise-free signals on the native grid, all arrays of the grid's shape.
+#[derive(Debug, Clone)]
+pub struct Clean {
+    /// b0 signal in relative units (white-matter S0 ≈ 1.0); zero outside the head.
+    pub s0: Array3<f32>,
+    /// Trace DWI signal Σ S0·exp(−b·ADC) with partial volume already done; zero outside.
+    pub dwi: Array3<f32>,
+    /// Brain fraction 0–1 per voxel.
+    pub brain: Array3<f32>,
+    /// MNI position (mm) of each voxel centre.
+    pub mni: Array3<[f32; 3]>,
+}
+
+/// An artefact applied to a study.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Artefact {
+    /// Skull-base susceptibility: a bright pile-up band and drop-out on b0 and DWI alike
+    /// (a DWI-bright mimic whose ADC stays normal).
+    Susceptibility,
+    /// A few DWI slices shifted in-plane and/or darkened, with bright edges (b0 untouched).
+    Motion,
+    /// An N/2 ghost half the field of view away along the phase-encode axis j.
+    Ghosting,
+}
+
+/// What the scanner writes for one study on the native grid.
+#[derive(Debug, Clone)]
+pub struct Acquired {
+    /// b0 as stored integers (held in f32).
+    pub b0: Array3<f32>,
+    /// Trace DWI as stored integers (held in f32).
+    pub dwi: Array3<f32>,
+    /// ADC in the site's units (integers for [`AdcUnitsOut::Micro`]).
+    pub adc: Array3<f32>,
+    /// Truth brain mask: brain fraction ≥ 0.5.
+    pub brain_mask: Array3<bool>,
+    /// The artefacts applied, in the order applied.
+    pub artefacts: Vec<Artefact>,
+}
+
+/// `v` if finite and positive, else `fallback`.
+fn positive_or(v: f64, fallback: f64) -> f64 {
+    if v.is_finite() && v > 0.0 {
+        v
+    } else {
+        fallback
+    }
+}
+
+/// Simulates the acquisition of `clean` on `grid` at `site` (steps in the module docs).
+/// Deterministic for a given RNG state; O(voxels); any grid size works, including 1×1×1.
+/// Non-finite or negative input signals are treated as zero.
+///
+/// # Panics
+/// When the arrays of `clean` do not all have the shape `grid.dims` (a programming error).
+pub fn acquire<R: Rng + ?Sized>(rng: &mut R, site: &Site, grid: &Grid, clean: &Clean) -> Acquired {
+    let shape = clean.s0.dim();
+    assert!(
+        [shape.0, shape.1, shape.2] == grid.dims
+            && clean.dwi.dim() == shape
+            && clean.brain.dim() == shape
+            && clean.mni.dim() == shape,
+        "Clean arrays must all have the grid's shape {:?}",
+        grid.dims
+    );
+    let sanitise = |v: &f32| if v.is_finite() && *v > 0.0 { *v } else { 0.0 };
+    let mut s0 = clean.s0.map(sanitise);
+    let mut dwi = clean.dwi.map(sanitise);
+    let head = s0.mapv(|v| v > 0.0);
+
+    // 1. Image-domain artefacts. Three uniforms are always drawn so that the RNG stream has
+    //    the same structure whatever the probabilities.
+    let draws: [f64; 3] = [rng.random(), rng.random(), rng.random()];
+    let mut applied = Vec::new();
+    if draws[0] < site.p_susceptibility
+        && artefacts::susceptibility(rng, &clean.mni, &mut s0, &mut dwi)
+    {
+        // reported only when the band met some signal (the stack may miss the skull base)
+        applied.push(Artefact::Susceptibility);
+    }
+    if draws[1] < site.p_motion {
+        let sp = grid.spacing_mm();
+        artefacts::motion(rng, [sp[0], sp[1]], &mut dwi);
+        applied.push(Artefact::Motion);
+    }
+    if draws[2] < site.p_ghosting {
+        artefacts::ghosting(rng, &mut s0, &mut dwi);
+        applied.push(Artefact::Ghosting);
+    }
+
+    // 2. Smooth multiplicative bias field in world coordinates, same on b0 and DWI.
+    let field = bias::bias_field(rng, grid, &head, site.bias_strength);
+    s0 *= &field;
+    dwi *= &field;
+
+    // 3. Rician noise everywhere (background too) and 4. scanner integers.
+    let sigma = if site.snr_b0.is_finite() && site.snr_b0 > 0.0 {
+        (1.0 / site.snr_b0) as f32
+    } else {
+        0.0
+    };
+    let scale = positive_or(site.intensity_scale, 1.0) as f32;
+    add_rician_and_store(rng, &mut s0, sigma, scale);
+    add_rician_and_store(rng, &mut dwi, sigma / 3f32.sqrt(), scale);
+
+    // 5. Skull-off sites: zero outside the brain mask dilated by one voxel (skull-stripped).
+    let brain_mask = clean.brain.mapv(|f| f >= 0.5);
+    let keep = if site.skull {
+        None
+    } else {
+        Some(dilate1(&brain_mask))
+    };
+    if let Some(keep) = &keep {
+        for ((b, d), &k) in s0.iter_mut().zip(dwi.iter_mut()).zip(keep.iter()) {
+            if !k {
+                *b = 0.0;
+                *d = 0.0;
+            }
+        }
+    }
+
+    // 6. ADC as the scanner computes it from the noisy integers.
+    let adc = scanner_adc(&s0, &dwi, keep.as_ref(), site, 3.0 * sigma * scale);
+
+    // 7. Truth brain mask.
+    Acquired {
+        b0: s0,
+        dwi,
+        adc,
+        brain_mask,
+        artefacts: applied,
+    }
+}
+
+/// Adds Rician noise of `sigma` (magnitude of a complex signal with Gaussian noise on both
+/// channels: √((s+n₁)² + n₂²)), then scales, rounds and clamps to 0..=[`MAX_STORED`].
+fn add_rician_and_store<R: Rng + ?Sized>(
+    rng: &mut R,
+    img: &mut Array3<f32>,
+    sigma: f32,
+    scale: f32,
+) {
+    for v in img.iter_mut() {
+        let n1: f32 = rng.sample(StandardNormal);
+        let n2: f32 = rng.sample(StandardNormal);
+        let re = *v + sigma * n1;
+        let im = sigma * n2;
+        let m = (re * re + im * im).sqrt() * scale;
+        *v = if m.is_finite() {
+            m.round().clamp(0.0, MAX_STORED)
+        } else {
+            0.0
+        };
+    }
+}
+
+/// ADC = ln(b0/DWI)/b (mm²/s), clamped to 0–[`MAX_ADC_MM2_S`], where b0 > `threshold` and
+/// DWI > 0 (and inside `keep` when given); 0 elsewhere. Converted to the site's units.
+fn scanner_adc(
+    b0: &Array3<f32>,
+    dwi: &Array3<f32>,
+    keep: Option<&Array3<bool>>,
+    site: &Site,
+    threshold: f32,
+) -> Array3<f32> {
+    let b = site.b_value;
+    let units = site.adc_units;
+    let mut adc = Array3::zeros(b0.dim());
+    if !(b.is_finite() && b > 0.0) {
+        return adc;
+    }
+    for (idx, a) in adc.indexed_iter_mut() {
+        let (s, d) = (b0[idx], dwi[idx]);
+        if keep.is_some_and(|k| !k[idx]) || s <= threshold || d <= 0.0 {
+            continue;
+        }
+        let v = ((f64::from(s) / f64::from(d)).ln() / b).clamp(0.0, MAX_ADC_MM2_S);
+        *a = match units {
+            AdcUnitsOut::Micro => (v * 1e6).round() as f32,
+            AdcUnitsOut::Milli => (v * 1e3) as f32,
+            AdcUnitsOut::Si => v as f32,
+        };
+    }
+    adc
+}
+
+/// Dilates a mask by one voxel (3×3×3 box), as three separable passes.
+fn dilate1(mask: &Array3<bool>) -> Array3<bool> {
+    let mut out = mask.clone();
+    for axis in 0..3 {
+        let src = out.clone();
+        let n = src.len_of(Axis(axis));
+        for (mut lane_out, lane_in) in out
+            .lanes_mut(Axis(axis))
+            .into_iter()
+            .zip(src.lanes(Axis(axis)))
+        {
+            for t in 0..n {
+                let lo = t.saturating_sub(1);
+                let hi = (t + 1).min(n - 1);
+                lane_out[t] = (lo..=hi).any(|u| lane_in[u]);
+            }
+        }
+    }
+    out
+}
