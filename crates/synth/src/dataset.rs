@@ -253,7 +253,11 @@ impl Generator {
             mimics: {
                 // one entry per mimic (a pattern of several parts shares a group)
                 let mut seen = std::collections::BTreeSet::new();
-                mimics.iter().filter(|m| seen.insert(m.group)).map(|m| m.kind).collect()
+                mimics
+                    .iter()
+                    .filter(|m| seen.insert(m.group))
+                    .map(|m| m.kind)
+                    .collect()
             },
             artefacts: images.artefacts.clone(),
             b_value: site.b_value,

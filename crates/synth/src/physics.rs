@@ -225,7 +225,7 @@ pub fn tissue_maps<R: Rng>(
     let (lesions, mimics) = pathology;
     let b = b as f32;
     let field = SmoothField::new(rng, tpl.grid.dims, p.adc_variation);
-    let shrink = 0.35 * atrophy as f32;
+    let shrink = 0.55 * atrophy as f32;
     let fractions = |i: usize, j: usize, k: usize| {
         let (mut g, w, mut c) = (tpl.gm[[i, j, k]], tpl.wm[[i, j, k]], tpl.csf[[i, j, k]]);
         if shrink > 0.0 && g > 0.0 {

@@ -46,7 +46,7 @@ impl Subject {
         ];
         let scale = (1.0 + n(0.05).sample(rng)).clamp(0.88, 1.12);
         let centre_mm = [n(4.0).sample(rng), n(6.0).sample(rng), n(6.0).sample(rng)];
-        let atrophy = rng.random::<f64>().powf(1.5);
+        let atrophy = rng.random::<f64>().powf(0.7); // stroke patients are mostly elderly
         let amp = rng.random_range(1.0..4.0);
         let warp: Vec<[f64; 3]> = (0..WARP_N * WARP_N * WARP_N)
             .map(|_| [n(amp).sample(rng), n(amp).sample(rng), n(amp).sample(rng)])
@@ -143,7 +143,7 @@ impl Subject {
             // Ventricle expansion: sample the template closer to the ventricle centre, so the
             // CSF spaces appear larger; strongest centrally, fading out by ~40 mm.
             let r2: f64 = (0..3).map(|a| (q[a] - VENTRICLE_CENTRE[a]).powi(2)).sum();
-            let k = 1.0 - 0.35 * self.atrophy * (-r2 / (2.0 * 22.0f64.powi(2))).exp();
+            let k = 1.0 - 0.45 * self.atrophy * (-r2 / (2.0 * 22.0f64.powi(2))).exp();
             for a in 0..3 {
                 q[a] = VENTRICLE_CENTRE[a] + (q[a] - VENTRICLE_CENTRE[a]) * k;
             }

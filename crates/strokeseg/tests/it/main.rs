@@ -4,4 +4,5 @@ mod bad_input;
 mod dicom;
 mod inspect;
 mod real_data;
+mod synth;
 mod util;
