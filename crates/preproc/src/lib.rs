@@ -7,6 +7,8 @@
 
 mod brain_mask;
 mod morph;
+mod prepare;
 
 pub use brain_mask::{brain_mask, BrainMaskConfig};
 pub use morph::{dilate_mm, erode_mm, fill_holes, largest_component};
+pub use prepare::{prepare, PrepConfig, Prepared, CHANNELS};

@@ -4,6 +4,8 @@
 //! file input.
 #![warn(missing_docs)]
 
+pub mod json;
 pub mod montage;
+pub mod text;
 
 pub use montage::{montage, pick_slices, Row};

@@ -7,6 +7,7 @@
 
 mod cli;
 mod commands;
+mod pipeline;
 
 use clap::Parser;
 use std::process::ExitCode;

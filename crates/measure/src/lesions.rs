@@ -1,0 +1,380 @@
+//! Lesion table: threshold, 26-connected components, per-component measurements.
+
+use ndarray::Array3;
+use ndarray_ndimage::{label, Kernel3d};
+use serde::{Deserialize, Serialize};
+use strokeseg_core::{Mask, Volume};
+use strokeseg_synth::regions::{region_at, Region};
+
+/// How a probability map becomes lesions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LesionConfig {
+    /// A voxel is lesion when its probability is `>= threshold` (default 0.5).
+    pub threshold: f32,
+    /// Components smaller than this many millilitres are dropped (default 0.0: keep all).
+    pub min_volume_ml: f64,
+}
+
+impl Default for LesionConfig {
+    fn default() -> Self {
+        LesionConfig {
+            threshold: 0.5,
+            min_volume_ml: 0.0,
+        }
+    }
+}
+
+/// One lesion: a 26-connected component of the thresholded probability map.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Lesion {
+    /// 1-based, in order of volume (largest first; equal volumes in voxel order of their
+    /// first voxel). Also the lesion's label value in [`find_lesions`]' ordering.
+    pub id: usize,
+    /// Volume in millilitres (voxel count × voxel volume of the native grid).
+    pub volume_ml: f64,
+    /// Number of voxels.
+    pub n_voxels: usize,
+    /// Centroid in world millimetres (RAS+).
+    pub centroid_mm: [f64; 3],
+    /// Centroid as a fractional voxel index `[i, j, k]`.
+    pub centroid_voxel: [f64; 3],
+    /// Bounding box in voxels, `[min, max]`, both inclusive.
+    pub bbox_voxel: [[usize; 3]; 2],
+    /// Highest probability in the lesion.
+    pub max_prob: f32,
+    /// Mean probability over the lesion's voxels.
+    pub mean_prob: f32,
+    /// Coarse region of the centroid (via the MNI map given to [`find_lesions`]).
+    pub region: Region,
+    /// Centroid mapped to MNI space by that (approximate) map, in mm.
+    pub centroid_mni_approx: [f64; 3],
+}
+
+#[derive(Clone)]
+struct Acc {
+    n: usize,
+    sum: [f64; 3],
+    min: [usize; 3],
+    max: [usize; 3],
+    max_p: f32,
+    sum_p: f64,
+    first: usize,
+}
+
+impl Acc {
+    fn new() -> Self {
+        Acc {
+            n: 0,
+            sum: [0.0; 3],
+            min: [usize::MAX; 3],
+            max: [0; 3],
+            max_p: f32::NEG_INFINITY,
+            sum_p: 0.0,
+            first: usize::MAX,
+        }
+    }
+}
+
+/// Finds lesions in `prob` (probabilities 0–1 on the study's native grid).
+///
+/// Voxels with `prob >= cfg.threshold` (NaN never) — and inside `brain` when given — are
+/// grouped into 26-connected components (face, edge or corner neighbours); components under
+/// `cfg.min_volume_ml` are dropped; the rest are numbered 1, 2, … from the largest. `mni`
+/// maps a world (RAS+ mm) point to MNI mm, e.g. `&|p| approx.to_mni(p)` with a
+/// [`crate::MniApprox`]; it gives [`Lesion::centroid_mni_approx`] and [`Lesion::region`].
+///
+/// Returns the mask of the kept components (on `prob`'s grid) and the lesion table.
+///
+/// # Panics
+/// When `brain` is not on `prob`'s dims (a programming error).
+pub fn find_lesions(
+    prob: &Volume,
+    brain: Option<&Mask>,
+    mni: &dyn Fn([f64; 3]) -> [f64; 3],
+    cfg: &LesionConfig,
+) -> (Mask, Vec<Lesion>) {
+    let dims = prob.dims();
+    if let Some(b) = brain {
+        assert_eq!(
+            b.dims(),
+            dims,
+            "brain mask must be on the probability map's grid"
+        );
+    }
+    let p = prob.data();
+    let fg = Array3::from_shape_fn((dims[0], dims[1], dims[2]), |(i, j, k)| {
+        p[[i, j, k]] >= cfg.threshold && brain.is_none_or(|b| b.data()[[i, j, k]])
+    });
+    // u32: u16 labels overflow on large noisy maps (the crate panics on overflow).
+    let (labels, n) = label::<u32>(&fg, &Kernel3d::Full.generate());
+
+    let mut acc = vec![Acc::new(); n + 1];
+    for (flat, ((i, j, k), &l)) in labels.indexed_iter().enumerate() {
+        if l == 0 {
+            continue;
+        }
+        let a = &mut acc[l as usize];
+        let idx = [i, j, k];
+        a.n += 1;
+        for (d, &x) in idx.iter().enumerate() {
+            a.sum[d] += x as f64;
+            a.min[d] = a.min[d].min(x);
+            a.max[d] = a.max[d].max(x);
+        }
+        let v = p[[i, j, k]];
+        a.max_p = a.max_p.max(v);
+        a.sum_p += f64::from(v);
+        a.first = a.first.min(flat);
+    }
+
+    let grid = prob.grid();
+    let voxel_ml = grid.voxel_volume_ml();
+    let mut kept: Vec<usize> = (1..=n)
+        .filter(|&l| acc[l].n > 0 && acc[l].n as f64 * voxel_ml >= cfg.min_volume_ml)
+        .collect();
+    kept.sort_by(|&a, &b| {
+        acc[b]
+            .n
+            .cmp(&acc[a].n)
+            .then(acc[a].first.cmp(&acc[b].first))
+    });
+
+    let mut new_id = vec![0usize; n + 1];
+    let lesions: Vec<Lesion> = kept
+        .iter()
+        .enumerate()
+        .map(|(rank, &l)| {
+            new_id[l] = rank + 1;
+            let a = &acc[l];
+            let nf = a.n as f64;
+            let cv = [a.sum[0] / nf, a.sum[1] / nf, a.sum[2] / nf];
+            let centroid_mm = grid.voxel_to_world(cv);
+            let centroid_mni = mni(centroid_mm);
+            Lesion {
+                id: rank + 1,
+                volume_ml: nf * voxel_ml,
+                n_voxels: a.n,
+                centroid_mm,
+                centroid_voxel: cv,
+                bbox_voxel: [a.min, a.max],
+                max_prob: a.max_p,
+                mean_prob: (a.sum_p / nf) as f32,
+                region: region_at(centroid_mni),
+                centroid_mni_approx: centroid_mni,
+            }
+        })
+        .collect();
+    let mask = Mask::on_grid(labels.mapv(|l| new_id[l as usize] > 0), &grid);
+    tracing::debug!(
+        components = n,
+        kept = lesions.len(),
+        "lesions at threshold {}",
+        cfg.threshold
+    );
+    (mask, lesions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nalgebra::{Matrix4, Rotation3, Unit, Vector3};
+    use strokeseg_core::Grid;
+
+    fn ident(p: [f64; 3]) -> [f64; 3] {
+        p
+    }
+
+    fn vol(dims: [usize; 3], spacing: [f64; 3], f: impl Fn([usize; 3]) -> f32) -> Volume {
+        let g = Grid::axis_aligned(dims, spacing, [0.0; 3]);
+        Volume::on_grid(
+            Array3::from_shape_fn((dims[0], dims[1], dims[2]), |(i, j, k)| f([i, j, k])),
+            &g,
+        )
+    }
+
+    fn in_box(v: [usize; 3], lo: [usize; 3], hi: [usize; 3]) -> bool {
+        (0..3).all(|d| v[d] >= lo[d] && v[d] <= hi[d])
+    }
+
+    #[test]
+    fn diagonal_touch_is_one_component_under_26_but_two_under_6() {
+        // Two 2×2×2 cubes meeting only at a corner: (1..=2)^3 and (3..=4)^3.
+        let p = vol([7, 7, 7], [1.0; 3], |v| {
+            if in_box(v, [1; 3], [2; 3]) || in_box(v, [3; 3], [4; 3]) {
+                0.9
+            } else {
+                0.0
+            }
+        });
+        let (mask, l) = find_lesions(&p, None, &ident, &LesionConfig::default());
+        assert_eq!(l.len(), 1, "26-connectivity joins corner-touching blobs");
+        assert_eq!(l[0].n_voxels, 16);
+        assert_eq!(mask.count(), 16);
+        assert_eq!(l[0].bbox_voxel, [[1, 1, 1], [4, 4, 4]]);
+        // The same blobs under 6-connectivity (the library's Star kernel) are two.
+        let fg = p.data().mapv(|x| x >= 0.5);
+        let (_, n6) = label::<u32>(&fg, &Kernel3d::Star.generate());
+        assert_eq!(n6, 2);
+        // Edge-only contact is also one component under 26-connectivity.
+        let p = vol([6, 6, 3], [1.0; 3], |v| {
+            if v == [1, 1, 1] || v == [2, 2, 1] {
+                1.0
+            } else {
+                0.0
+            }
+        });
+        assert_eq!(
+            find_lesions(&p, None, &ident, &LesionConfig::default())
+                .1
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn volumes_on_anisotropic_voxels_ordering_and_min_volume() {
+        // 0.9 × 0.9 × 6.5 mm voxels (5.265 µL); blobs of 40, 10 and 1 voxels.
+        let sp = [0.9, 0.9, 6.5];
+        let p = vol([20, 20, 6], sp, |v| {
+            if in_box(v, [10, 10, 1], [14, 13, 2]) {
+                0.8 // 5·4·2 = 40 voxels
+            } else if in_box(v, [1, 1, 1], [5, 2, 1]) {
+                0.95 // 5·2·1 = 10 voxels
+            } else if v == [18, 1, 5] {
+                0.6 // 1 voxel
+            } else {
+                0.1
+            }
+        });
+        let vml = 0.9 * 0.9 * 6.5 / 1000.0;
+        let (mask, l) = find_lesions(&p, None, &ident, &LesionConfig::default());
+        assert_eq!(l.iter().map(|x| x.id).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(
+            l.iter().map(|x| x.n_voxels).collect::<Vec<_>>(),
+            vec![40, 10, 1]
+        );
+        assert!((l[0].volume_ml - 40.0 * vml).abs() < 1e-12);
+        assert!((l[1].volume_ml - 10.0 * vml).abs() < 1e-12);
+        assert_eq!(mask.count(), 51);
+        assert_eq!(l[1].max_prob, 0.95);
+        assert!((l[0].mean_prob - 0.8).abs() < 1e-6);
+        assert_eq!(l[0].bbox_voxel, [[10, 10, 1], [14, 13, 2]]);
+        // Drop everything under 0.02 mL (3.8 voxels): the single voxel goes, ids stay dense.
+        let cfg = LesionConfig {
+            threshold: 0.5,
+            min_volume_ml: 0.02,
+        };
+        let (mask, l) = find_lesions(&p, None, &ident, &cfg);
+        assert_eq!(l.len(), 2);
+        assert_eq!(l[1].id, 2);
+        assert_eq!(mask.count(), 50);
+        assert!(!mask.data()[[18, 1, 5]]);
+        // A higher threshold removes the 0.8 blob; the 0.95 blob becomes lesion 1.
+        let cfg = LesionConfig {
+            threshold: 0.9,
+            min_volume_ml: 0.0,
+        };
+        let (_, l) = find_lesions(&p, None, &ident, &cfg);
+        assert_eq!(l.len(), 1);
+        assert_eq!(l[0].n_voxels, 10);
+    }
+
+    #[test]
+    fn brain_mask_restricts_and_threshold_is_inclusive() {
+        let p = vol([8, 8, 8], [1.0; 3], |v| {
+            if in_box(v, [2; 3], [5; 3]) {
+                0.5
+            } else {
+                0.0
+            }
+        });
+        let brain = p.map(|_| true);
+        let mut half = brain.clone();
+        half.data_mut()
+            .indexed_iter_mut()
+            .for_each(|((i, _, _), b)| *b = i < 4);
+        let (_, all) = find_lesions(&p, Some(&brain), &ident, &LesionConfig::default());
+        assert_eq!(all[0].n_voxels, 64, "0.5 >= 0.5 counts");
+        let (_, l) = find_lesions(&p, Some(&half), &ident, &LesionConfig::default());
+        assert_eq!(l[0].n_voxels, 32);
+        assert_eq!(l[0].bbox_voxel, [[2, 2, 2], [3, 5, 5]]);
+        // Nothing above threshold: empty table, empty mask.
+        let z = p.map(|_| f32::NAN);
+        let (m, l) = find_lesions(&z, None, &ident, &LesionConfig::default());
+        assert!(l.is_empty() && m.count() == 0);
+    }
+
+    #[test]
+    fn centroid_in_world_mm_on_an_oblique_affine() {
+        // Rotation 20° about (1, 0.3, 0.2), spacing 1.2 × 0.8 × 5 mm, arbitrary origin.
+        let rot = Rotation3::from_axis_angle(
+            &Unit::new_normalize(Vector3::new(1.0, 0.3, 0.2)),
+            20f64.to_radians(),
+        );
+        let lin = rot.matrix() * nalgebra::Matrix3::from_diagonal(&Vector3::new(1.2, 0.8, 5.0));
+        let mut a = Matrix4::identity();
+        a.fixed_view_mut::<3, 3>(0, 0).copy_from(&lin);
+        a[(0, 3)] = -40.0;
+        a[(1, 3)] = 12.0;
+        a[(2, 3)] = -7.5;
+        let g = Grid::new([16, 16, 8], a).unwrap();
+        // An L-shaped blob: voxels (4..=6, 5, 2) and (6, 6..=7, 2) and (6, 7, 3).
+        let vox: Vec<[usize; 3]> = vec![
+            [4, 5, 2],
+            [5, 5, 2],
+            [6, 5, 2],
+            [6, 6, 2],
+            [6, 7, 2],
+            [6, 7, 3],
+        ];
+        let data = Array3::from_shape_fn((16, 16, 8), |(i, j, k)| {
+            if vox.contains(&[i, j, k]) {
+                0.7f32
+            } else {
+                0.0
+            }
+        });
+        let p = Volume::on_grid(data, &g);
+        // Expected: mean of the voxel centres' world positions.
+        let mut want = [0.0; 3];
+        for v in &vox {
+            let w = g.voxel_to_world([v[0] as f64, v[1] as f64, v[2] as f64]);
+            for d in 0..3 {
+                want[d] += w[d] / vox.len() as f64;
+            }
+        }
+        let shift = |q: [f64; 3]| [q[0] + 1.0, q[1] - 2.0, q[2] + 3.0];
+        let (_, l) = find_lesions(&p, None, &shift, &LesionConfig::default());
+        assert_eq!(l.len(), 1);
+        for d in 0..3 {
+            assert!(
+                (l[0].centroid_mm[d] - want[d]).abs() < 1e-9,
+                "{l:?} vs {want:?}"
+            );
+        }
+        assert!((l[0].centroid_voxel[0] - 33.0 / 6.0).abs() < 1e-12);
+        assert!((l[0].centroid_mni_approx[2] - (want[2] + 3.0)).abs() < 1e-9);
+        assert!((l[0].volume_ml - 6.0 * 1.2 * 0.8 * 5.0 / 1000.0).abs() < 1e-12);
+        // The table serialises (the region as a lower-case name).
+        let js = serde_json::to_string(&l[0]).unwrap();
+        assert!(js.contains("\"region\":\"supratentorial\""), "{js}");
+        let back: Lesion = serde_json::from_str(&js).unwrap();
+        assert_eq!((back.id, back.n_voxels, back.region), (1, 6, l[0].region));
+        assert_eq!(back.bbox_voxel, l[0].bbox_voxel);
+        assert!((back.centroid_mm[1] - l[0].centroid_mm[1]).abs() < 1e-9);
+    }
+
+    #[test]
+    fn equal_volumes_keep_voxel_order() {
+        let p = vol([10, 4, 4], [1.0; 3], |v| {
+            if v == [1, 1, 1] || v == [5, 1, 1] || v == [8, 2, 2] {
+                0.9
+            } else {
+                0.0
+            }
+        });
+        let (_, l) = find_lesions(&p, None, &ident, &LesionConfig::default());
+        let c: Vec<f64> = l.iter().map(|x| x.centroid_voxel[0]).collect();
+        assert_eq!(c, vec![1.0, 5.0, 8.0]);
+    }
+}

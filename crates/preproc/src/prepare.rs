@@ -1,0 +1,283 @@
+//! From a loaded study to model input, and back: crop to the brain, resample onto an
+//! axis-aligned RAS+ grid at the plan's spacing, normalise each channel, and — for the
+//! model's output — resample probabilities back onto the study's own DWI grid.
+//!
+//! Undo needs no bookkeeping beyond the two grids: every grid carries its voxel→world
+//! affine, so going back is resampling by world coordinates.
+
+use crate::brain_mask::{brain_mask, BrainMaskConfig};
+use crate::morph::dilate_mm;
+use ndarray::{Array3, Array4, Axis};
+use serde::{Deserialize, Serialize};
+use strokeseg_core::{Grid, Interp, Mask, Volume};
+use strokeseg_io::Study;
+
+/// Input channels, in order.
+pub const CHANNELS: [&str; 2] = ["dwi", "adc"];
+
+/// How studies are prepared (part of a model's plan).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PrepConfig {
+    /// Target voxel size (mm) along x, y, z (RAS).
+    pub spacing_mm: [f64; 3],
+    /// Margin around the brain's bounding box (mm).
+    pub margin_mm: f64,
+    /// Inputs are zeroed outside the brain mask dilated by this much (mm), so skull-on and
+    /// skull-stripped studies look alike to the model.
+    pub mask_dilate_mm: f64,
+}
+
+impl Default for PrepConfig {
+    fn default() -> Self {
+        PrepConfig {
+            spacing_mm: [1.6, 1.6, 4.0],
+            margin_mm: 8.0,
+            mask_dilate_mm: 6.0,
+        }
+    }
+}
+
+/// A study ready for the model.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// Channels × D × H × W = [2, z, y, x] on `grid` (DWI z-scored in the brain; ADC in
+    /// 10⁻³ mm²/s clipped to 0–4, zeros when the study has none).
+    pub input: Array4<f32>,
+    /// The prepared grid (axis-aligned RAS+, plan spacing), indexed [x, y, z].
+    pub grid: Grid,
+    /// Brain mask on `grid`, indexed [x, y, z].
+    pub brain: Mask,
+    /// Whether the ADC channel holds data.
+    pub has_adc: bool,
+    /// The study's DWI grid (where results go back to).
+    pub native: Grid,
+    /// Brain mask on the native grid.
+    pub native_brain: Mask,
+}
+
+/// World-space bounding box of a mask's voxel centres.
+fn world_bbox(mask: &Mask) -> Option<([f64; 3], [f64; 3])> {
+    let g = mask.grid();
+    let mut lo = [f64::INFINITY; 3];
+    let mut hi = [f64::NEG_INFINITY; 3];
+    let mut any = false;
+    for ((i, j, k), &m) in mask.data().indexed_iter() {
+        if m {
+            any = true;
+            let w = g.voxel_to_world([i as f64, j as f64, k as f64]);
+            for a in 0..3 {
+                lo[a] = lo[a].min(w[a]);
+                hi[a] = hi[a].max(w[a]);
+            }
+        }
+    }
+    any.then_some((lo, hi))
+}
+
+/// The axis-aligned grid at `spacing` covering `lo..hi` (+ margin), with each dim rounded up
+/// to a multiple of `multiple` (per axis, [x, y, z]) so the network's down-samplings fit.
+fn target_grid(lo: [f64; 3], hi: [f64; 3], cfg: &PrepConfig, multiple: [usize; 3]) -> Grid {
+    let mut dims = [0usize; 3];
+    let mut origin = [0.0; 3];
+    for a in 0..3 {
+        let extent = hi[a] - lo[a] + 2.0 * cfg.margin_mm;
+        let n = (extent / cfg.spacing_mm[a]).ceil().max(1.0) as usize;
+        let m = multiple[a].max(1);
+        dims[a] = n.div_ceil(m) * m;
+        let centre = (lo[a] + hi[a]) / 2.0;
+        origin[a] = centre - (dims[a] as f64 - 1.0) / 2.0 * cfg.spacing_mm[a];
+    }
+    Grid::axis_aligned(dims, cfg.spacing_mm, origin)
+}
+
+/// [x, y, z] array → [z, y, x] (D, H, W) standard layout.
+fn to_dhw(a: &Array3<f32>) -> Array3<f32> {
+    a.view()
+        .permuted_axes([2, 1, 0])
+        .as_standard_layout()
+        .into_owned()
+}
+
+/// Prepares a study. `multiple` = the network's size divisor along [x, y, z].
+#[must_use]
+pub fn prepare(study: &Study, cfg: &PrepConfig, multiple: [usize; 3]) -> Prepared {
+    let native = study.dwi.grid();
+    let native_brain = brain_mask(&study.dwi, &BrainMaskConfig::default());
+    let (lo, hi) = world_bbox(&native_brain).unwrap_or_else(|| {
+        // No brain found: use the whole field of view.
+        let c = [0.0, (native.dims[0] - 1) as f64];
+        let corners: Vec<[f64; 3]> = (0..8)
+            .map(|n| {
+                native.voxel_to_world([
+                    c[n & 1],
+                    if n & 2 == 0 {
+                        0.0
+                    } else {
+                        (native.dims[1] - 1) as f64
+                    },
+                    if n & 4 == 0 {
+                        0.0
+                    } else {
+                        (native.dims[2] - 1) as f64
+                    },
+                ])
+            })
+            .collect();
+        let lo = [0, 1, 2].map(|a| corners.iter().map(|p| p[a]).fold(f64::INFINITY, f64::min));
+        let hi = [0, 1, 2].map(|a| {
+            corners
+                .iter()
+                .map(|p| p[a])
+                .fold(f64::NEG_INFINITY, f64::max)
+        });
+        (lo, hi)
+    });
+    let grid = target_grid(lo, hi, cfg, multiple);
+    let dwi = study.dwi.resample(&grid, Interp::Linear, 0.0);
+    let brain_pv = native_brain.resample_partial_volume(&grid, 1);
+    let brain = brain_pv.map(|&f| f >= 0.5);
+    let keep = dilate_mm(brain.data(), cfg.mask_dilate_mm, cfg.spacing_mm);
+    // DWI: z-score over the brain.
+    let vals: Vec<f64> = dwi
+        .data()
+        .iter()
+        .zip(brain.data().iter())
+        .filter(|(_, &b)| b)
+        .map(|(v, _)| f64::from(*v))
+        .collect();
+    let n = vals.len().max(1) as f64;
+    let mean = vals.iter().sum::<f64>() / n;
+    let sd = (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n)
+        .sqrt()
+        .max(1e-6);
+    let mut dwi_n = dwi.data().mapv(|v| ((f64::from(v) - mean) / sd) as f32);
+    dwi_n.zip_mut_with(&keep, |v, &k| {
+        if !k {
+            *v = 0.0
+        }
+    });
+    let (adc_n, has_adc) = match &study.adc {
+        Some(adc) => {
+            let mut a = adc
+                .resample(&grid, Interp::Linear, 0.0)
+                .into_data()
+                .mapv(|v| (v / 1000.0).clamp(0.0, 4.0));
+            a.zip_mut_with(&keep, |v, &k| {
+                if !k {
+                    *v = 0.0
+                }
+            });
+            (a, true)
+        }
+        None => (Array3::zeros(dwi_n.dim()), false),
+    };
+    let input = ndarray::stack(Axis(0), &[to_dhw(&dwi_n).view(), to_dhw(&adc_n).view()])
+        .expect("same shapes");
+    Prepared {
+        input,
+        grid,
+        brain,
+        has_adc,
+        native,
+        native_brain,
+    }
+}
+
+impl Prepared {
+    /// A map on the prepared grid given as [D, H, W] (= [z, y, x]) → a volume on the study's
+    /// native DWI grid (trilinear, 0 outside).
+    #[must_use]
+    pub fn to_native(&self, dhw: &Array3<f32>) -> Volume {
+        let xyz = dhw
+            .view()
+            .permuted_axes([2, 1, 0])
+            .as_standard_layout()
+            .into_owned();
+        Volume::on_grid(xyz, &self.grid).resample(&self.native, Interp::Linear, 0.0)
+    }
+
+    /// A native-grid mask (e.g. a lesion truth) → its partial-volume fraction on the prepared
+    /// grid, as [D, H, W].
+    #[must_use]
+    pub fn label_from_native(&self, mask: &Mask) -> Array3<f32> {
+        let pv = mask.resample_partial_volume(&self.grid, 3);
+        to_dhw(pv.data())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strokeseg_core::Image;
+    use strokeseg_io::study::Source;
+
+    fn study_from(dwi: Volume, adc: Option<Volume>) -> Study {
+        let src = Source {
+            path: "x".into(),
+            detail: String::new(),
+        };
+        Study {
+            dwi,
+            dwi_source: src,
+            adc,
+            adc_origin: None,
+            b0: None,
+            b0_source: None,
+            b_value: Some(1000.0),
+            warnings: vec![],
+        }
+    }
+
+    #[test]
+    fn prepare_crops_normalises_and_maps_back() {
+        let g = Grid::axis_aligned([64, 72, 20], [3.0, 3.0, 6.0], [-96.0, -108.0, -60.0]);
+        let mut dwi = Array3::<f32>::zeros((64, 72, 20));
+        let mut adc = dwi.clone();
+        let mut lesion = Array3::from_elem((64, 72, 20), false);
+        for ((i, j, k), v) in dwi.indexed_iter_mut() {
+            let w = g.voxel_to_world([i as f64, j as f64, k as f64]);
+            let r = (w[0] / 60.0).powi(2) + (w[1] / 75.0).powi(2) + (w[2] / 50.0).powi(2);
+            if r < 1.0 {
+                let les = (w[0] - 20.0).powi(2) + w[1].powi(2) + w[2].powi(2) < 100.0;
+                *v = if les { 800.0 } else { 400.0 };
+                adc[[i, j, k]] = if les { 450.0 } else { 800.0 };
+                lesion[[i, j, k]] = les;
+            }
+        }
+        let study = study_from(Volume::on_grid(dwi, &g), Some(Volume::on_grid(adc, &g)));
+        let p = prepare(&study, &PrepConfig::default(), [16, 16, 4]);
+        let [x, y, z] = p.grid.dims;
+        assert_eq!(p.input.dim(), (2, z, y, x));
+        assert!(x % 16 == 0 && y % 16 == 0 && z % 4 == 0);
+        assert!(p.has_adc);
+        // cropped: much smaller than the native field of view in mm
+        assert!(
+            (x as f64) * 1.6 < 64.0 * 3.0 * 0.85,
+            "x extent {}",
+            x as f64 * 1.6
+        );
+        // ADC channel in 10⁻³ mm²/s
+        let adc_max = p
+            .input
+            .index_axis(Axis(0), 1)
+            .iter()
+            .copied()
+            .fold(0.0f32, f32::max);
+        assert!((adc_max - 0.8).abs() < 0.01, "{adc_max}");
+        // The lesion label survives the trip to the prepared grid and back.
+        let m = Image::on_grid(lesion, &g);
+        let lab = p.label_from_native(&m);
+        let back = p.to_native(&lab);
+        let kept = back
+            .data()
+            .iter()
+            .zip(m.data().iter())
+            .filter(|(b, l)| **l && **b > 0.5)
+            .count();
+        assert!(
+            kept as f64 > 0.8 * m.count() as f64,
+            "{kept} of {}",
+            m.count()
+        );
+    }
+}

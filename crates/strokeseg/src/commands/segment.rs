@@ -1,0 +1,295 @@
+//! `strokeseg segment`: per study, the lesion mask, report.json, overlay.png and a summary line.
+
+use super::study_args::specs;
+use crate::cli::{ModelArgs, SegmentArgs};
+use crate::pipeline::{default_model_dir, Segmentation, Segmenter};
+use crate::Status;
+use anyhow::Context;
+use image::Rgb;
+use std::path::Path;
+use std::time::Instant;
+use strokeseg_io::nifti_io::{write_mask, write_volume};
+use strokeseg_io::{Study, StudySpec};
+use strokeseg_measure::{call, LesionConfig};
+use strokeseg_report::json::{
+    call_word, CallAt, Files, ModelInfo, PatientCall, Report, Software, StudyInfo, SCHEMA_VERSION,
+};
+use strokeseg_report::text::with_header;
+use strokeseg_report::{montage, pick_slices, Row};
+
+/// Loads the model named by `m` (or the shipped one).
+pub fn load_segmenter(m: &ModelArgs) -> anyhow::Result<Segmenter> {
+    let dir = m.model.clone().unwrap_or_else(default_model_dir);
+    let mut s = Segmenter::load(&dir)
+        .with_context(|| format!("cannot load the model in {}", dir.display()))?;
+    s.tta = m.tta;
+    Ok(s)
+}
+
+fn study_name(spec: &StudySpec) -> String {
+    let p = spec
+        .paths
+        .first()
+        .or(spec.dwi.as_ref())
+        .cloned()
+        .unwrap_or_default();
+    let n = p
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "study".into());
+    n.trim_end_matches(".gz")
+        .trim_end_matches(".nii")
+        .to_string()
+}
+
+/// Builds the report (files relative to the study's output folder).
+pub fn build_report(
+    seg: &Segmentation,
+    study: &Study,
+    s: &Segmenter,
+    m: &ModelArgs,
+    input: &str,
+    prob_file: bool,
+) -> Report {
+    let all: Vec<CallAt> = s
+        .operating_points
+        .iter()
+        .map(|op| CallAt {
+            operating_point: op.clone(),
+            call: call_word(call(seg.score, op)).into(),
+        })
+        .collect();
+    let op = s.operating_point(&m.operating_point).cloned();
+    let headline = match &op {
+        Some(o) => call_word(call(seg.score, o)).to_string(),
+        None => "uncalibrated".to_string(),
+    };
+    let sources = serde_json::json!({
+        "dwi": study.dwi_source,
+        "adc": study.adc_origin,
+        "b0": study.b0_source,
+    });
+    Report {
+        schema_version: SCHEMA_VERSION,
+        research_use_only: true,
+        software: Software {
+            name: "strokeseg".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        study: StudyInfo {
+            input: input.to_string(),
+            dims: study.dwi.dims(),
+            spacing_mm: study.dwi.spacing_mm(),
+            b_value: study.b_value,
+            inputs_used: seg.inputs_used.iter().map(|s| (*s).to_string()).collect(),
+            sources,
+            warnings: study.warnings.clone(),
+        },
+        model: ModelInfo {
+            name: s
+                .dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            trained_on_synthetic_data_only: s.plan.synthetic_only,
+            tta: s.tta,
+            lesion_threshold: m.threshold,
+        },
+        patient: PatientCall {
+            score: seg.score,
+            operating_point: op,
+            call: headline,
+            all_operating_points: all,
+        },
+        total_lesion_volume_ml: seg.lesions.iter().map(|l| l.volume_ml).sum(),
+        lesions: seg.lesions.clone(),
+        files: Files {
+            lesion_mask: "lesion_mask.nii.gz".into(),
+            probability: prob_file.then(|| "probability.nii.gz".into()),
+            overlay_png: "overlay.png".into(),
+        },
+        timing_s: serde_json::to_value(&seg.timing).unwrap_or_default(),
+    }
+}
+
+/// One line for people.
+#[must_use]
+pub fn summary_line(name: &str, r: &Report) -> String {
+    let call = match (&r.patient.operating_point, r.patient.call.as_str()) {
+        (Some(o), c) => format!(
+            "{} (score {:.2} {} {:.2} at {})",
+            if c == "infarct" {
+                "INFARCT"
+            } else {
+                "no infarct"
+            },
+            r.patient.score,
+            if c == "infarct" { ">=" } else { "<" },
+            o.threshold,
+            o.name
+        ),
+        (None, _) => format!("uncalibrated model, score {:.2}", r.patient.score),
+    };
+    let les = match r.lesions.first() {
+        None => "no lesion above threshold".to_string(),
+        Some(l) => format!(
+            "{} lesion{}, {:.2} mL total; largest {:.2} mL {}",
+            r.lesions.len(),
+            if r.lesions.len() == 1 { "" } else { "s" },
+            r.total_lesion_volume_ml,
+            l.volume_ml,
+            l.region.name()
+        ),
+    };
+    format!("{name}: {call}; {les}")
+}
+
+fn overlay(seg: &Segmentation, study: &Study, r: &Report) -> image::RgbImage {
+    let slices = pick_slices(&study.dwi, Some(&seg.mask), 6);
+    let mut rows = vec![Row {
+        image: &study.dwi,
+        outline: Some(&seg.mask),
+        window: None,
+    }];
+    if let Some(a) = &study.adc {
+        rows.push(Row {
+            image: a,
+            outline: Some(&seg.mask),
+            window: Some((0.0, 2000.0)),
+        });
+    }
+    let pic = montage(&rows, &slices, 160);
+    let positive =
+        r.patient.call == "infarct" || (r.patient.call == "uncalibrated" && !r.lesions.is_empty());
+    let head = if positive {
+        "INFARCT SUSPECTED"
+    } else {
+        "NO INFARCT DETECTED"
+    };
+    let colour = if positive {
+        Rgb([255, 80, 80])
+    } else {
+        Rgb([90, 220, 90])
+    };
+    let lines = vec![
+        (
+            format!("strokeseg: {head}   score {:.2}", r.patient.score),
+            colour,
+        ),
+        (
+            format!(
+                "{} lesion(s), total {:.2} mL{}",
+                r.lesions.len(),
+                r.total_lesion_volume_ml,
+                r.lesions.first().map_or(String::new(), |l| format!(
+                    "; largest {:.2} mL {}",
+                    l.volume_ml,
+                    l.region.name()
+                ))
+            ),
+            Rgb([230, 230, 230]),
+        ),
+        (
+            format!(
+                "model {}{}",
+                r.model.name,
+                if r.model.trained_on_synthetic_data_only {
+                    " (trained on synthetic data only)"
+                } else {
+                    ""
+                }
+            ),
+            Rgb([180, 180, 180]),
+        ),
+        (
+            "RESEARCH USE ONLY - NOT FOR DIAGNOSIS".to_string(),
+            Rgb([255, 210, 0]),
+        ),
+    ];
+    with_header(&pic, &lines, 2)
+}
+
+/// Writes a study's outputs into `dir`; returns the report.
+pub fn write_outputs(
+    dir: &Path,
+    seg: &mut Segmentation,
+    study: &Study,
+    s: &Segmenter,
+    m: &ModelArgs,
+    input: &str,
+    prob: bool,
+) -> anyhow::Result<Report> {
+    let t = Instant::now();
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    write_mask(
+        &dir.join("lesion_mask.nii.gz"),
+        &seg.mask,
+        "strokeseg lesion mask (research use only)",
+    )?;
+    if prob {
+        write_volume(
+            &dir.join("probability.nii.gz"),
+            &seg.prob,
+            "strokeseg lesion probability",
+        )?;
+    }
+    let mut r = build_report(seg, study, s, m, input, prob);
+    overlay(seg, study, &r)
+        .save(dir.join("overlay.png"))
+        .with_context(|| format!("cannot write {}", dir.join("overlay.png").display()))?;
+    seg.timing.write = t.elapsed().as_secs_f64();
+    r.timing_s = serde_json::to_value(&seg.timing).unwrap_or_default();
+    std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(&r)?)
+        .with_context(|| format!("cannot write {}", dir.join("report.json").display()))?;
+    Ok(r)
+}
+
+/// Runs `segment`.
+pub fn run(a: &SegmentArgs) -> anyhow::Result<Status> {
+    let specs = specs(&a.study)?;
+    let seg = load_segmenter(&a.model)?;
+    let lcfg = LesionConfig {
+        threshold: a.model.threshold,
+        min_volume_ml: a.model.min_volume_ml,
+    };
+    let mut status = Status::Ok;
+    let mut used = std::collections::HashSet::new();
+    for spec in &specs {
+        let t = Instant::now();
+        let study = match Study::load(spec) {
+            Ok(s) => s,
+            Err(e) if specs.len() > 1 => {
+                eprintln!("error: {e}");
+                status = Status::BadInput;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let load_s = t.elapsed().as_secs_f64();
+        let mut name = study_name(spec);
+        let base = name.clone();
+        let mut n = 2;
+        while !used.insert(name.clone()) {
+            name = format!("{base}-{n}");
+            n += 1;
+        }
+        let mut result = seg.run(&study, &lcfg, load_s);
+        let input = spec
+            .paths
+            .first()
+            .or(spec.dwi.as_ref())
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let r = write_outputs(
+            &a.out.join(&name),
+            &mut result,
+            &study,
+            &seg,
+            &a.model,
+            &input,
+            a.prob,
+        )?;
+        println!("{}", summary_line(&name, &r));
+    }
+    Ok(status)
+}

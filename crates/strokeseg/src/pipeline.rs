@@ -1,0 +1,152 @@
+//! The segmentation pipeline for one study: prepare → sliding-window network → probabilities
+//! on the study's own grid → lesions, location and the patient-level call. Shared by
+//! `segment`, `calibrate`, `evaluate` and `demo`.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use strokeseg_core::{Mask, Volume};
+use strokeseg_io::Study;
+use strokeseg_measure::{
+    find_lesions, Lesion, LesionConfig, MniApprox, OperatingPoint, TemplateMoments,
+};
+use strokeseg_model::{cpu_device, load, UNet3d};
+use strokeseg_preproc::{dilate_mm, prepare};
+use strokeseg_train::training::predict_volume;
+use strokeseg_train::Plan;
+
+/// File of a model folder holding its calibrated operating points.
+pub const OPERATING_POINTS_FILE: &str = "operating_points.json";
+
+/// The model shipped with the repository (trained on synthetic data only).
+#[must_use]
+pub fn default_model_dir() -> PathBuf {
+    if let Ok(p) = std::env::var("STROKESEG_MODEL") {
+        return PathBuf::from(p);
+    }
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../models/synth-v1"
+    ))
+}
+
+/// A loaded model folder.
+pub struct Segmenter {
+    /// Folder it came from.
+    pub dir: PathBuf,
+    /// Plan (preprocessing, network, window).
+    pub plan: Plan,
+    model: UNet3d,
+    /// Calibrated operating points (may be empty for an uncalibrated model).
+    pub operating_points: Vec<OperatingPoint>,
+    /// Mirror test-time augmentation.
+    pub tta: bool,
+}
+
+/// Wall-clock seconds of each stage.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct Timing {
+    /// Reading the study.
+    pub load: f64,
+    /// Brain mask, crop, resample, normalise.
+    pub preprocess: f64,
+    /// Sliding-window network.
+    pub network: f64,
+    /// Back to the native grid, lesions, location.
+    pub postprocess: f64,
+    /// Writing outputs (filled in by the caller).
+    pub write: f64,
+}
+
+/// The result for one study.
+pub struct Segmentation {
+    /// Lesion probability on the study's DWI grid.
+    pub prob: Volume,
+    /// Lesion mask (kept components) on the DWI grid.
+    pub mask: Mask,
+    /// Lesions, largest first.
+    pub lesions: Vec<Lesion>,
+    /// Patient score: the highest lesion probability anywhere in the brain.
+    pub score: f32,
+    /// Inputs the network saw.
+    pub inputs_used: Vec<&'static str>,
+    /// Stage timings.
+    pub timing: Timing,
+}
+
+impl Segmenter {
+    /// Loads `dir` (plan.json, config.json, model.bpk, optional operating_points.json).
+    ///
+    /// # Errors
+    /// Missing or malformed files, named.
+    pub fn load(dir: &Path) -> anyhow::Result<Segmenter> {
+        let plan = Plan::load(dir)?;
+        let (model, _) = load(dir, &cpu_device())?;
+        let ops_path = dir.join(OPERATING_POINTS_FILE);
+        let operating_points = if ops_path.is_file() {
+            serde_json::from_str(&std::fs::read_to_string(&ops_path)?)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", ops_path.display()))?
+        } else {
+            Vec::new()
+        };
+        Ok(Segmenter {
+            dir: dir.to_path_buf(),
+            plan,
+            model,
+            operating_points,
+            tta: false,
+        })
+    }
+
+    /// The operating point called `name`, if calibrated.
+    #[must_use]
+    pub fn operating_point(&self, name: &str) -> Option<&OperatingPoint> {
+        self.operating_points.iter().find(|o| o.name == name)
+    }
+
+    /// Segments a loaded study.
+    #[must_use]
+    pub fn run(&self, study: &Study, lesion_cfg: &LesionConfig, load_s: f64) -> Segmentation {
+        let t = Instant::now();
+        let p = prepare(study, &self.plan.prep, self.plan.grid_multiple());
+        let preprocess = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let prob_dhw = predict_volume(&self.model, &p.input, self.plan.window, self.tta);
+        let network = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let prob = p.to_native(&prob_dhw);
+        let brain = p.native_brain.clone();
+        let sp = p.native.spacing_mm();
+        let search = Mask::on_grid(
+            dilate_mm(brain.data(), self.plan.prep.mask_dilate_mm, sp),
+            &p.native,
+        );
+        let mni = MniApprox::fit(&brain, &TemplateMoments::mni_icbm152_2009a());
+        let (mask, lesions) = find_lesions(&prob, Some(&search), &|x| mni.to_mni(x), lesion_cfg);
+        let score = prob
+            .data()
+            .iter()
+            .zip(search.data().iter())
+            .filter(|(_, &s)| s)
+            .map(|(v, _)| *v)
+            .fold(0.0f32, f32::max);
+        let postprocess = t.elapsed().as_secs_f64();
+        let mut inputs_used = vec!["dwi"];
+        if p.has_adc {
+            inputs_used.push("adc");
+        }
+        Segmentation {
+            prob,
+            mask,
+            lesions,
+            score,
+            inputs_used,
+            timing: Timing {
+                load: load_s,
+                preprocess,
+                network,
+                postprocess,
+                write: 0.0,
+            },
+        }
+    }
+}

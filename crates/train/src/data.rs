@@ -1,0 +1,218 @@
+//! Training data: find labelled studies in dataset folders (the synthetic generator's output,
+//! ISLES'22/BIDS trees, or a CSV manifest), load and prepare them once, keep them in memory.
+
+use ndarray::{Array3, Array4};
+use std::path::{Path, PathBuf};
+use strokeseg_io::nifti_io::read_volume;
+use strokeseg_io::{InputError, Study, StudySpec};
+use strokeseg_preproc::{prepare, PrepConfig};
+
+/// A labelled study on disk.
+#[derive(Debug, Clone)]
+pub struct CaseRef {
+    /// Identifier (subject label or file stem).
+    pub id: String,
+    /// Site or source folder name.
+    pub site: String,
+    /// What to load.
+    pub spec: StudySpec,
+    /// Lesion mask (NIfTI).
+    pub mask: PathBuf,
+}
+
+/// A prepared, labelled study in memory.
+#[derive(Debug, Clone)]
+pub struct Case {
+    /// Identifier.
+    pub id: String,
+    /// Site.
+    pub site: String,
+    /// Model input [C, D, H, W].
+    pub input: Array4<f32>,
+    /// Lesion fraction per voxel [D, H, W].
+    pub label: Array3<f32>,
+    /// Voxels with label ≥ 0.25 ([d, h, w]), for lesion-centred patches (low enough that
+    /// sub-voxel lesions are sampled too).
+    pub lesion_voxels: Vec<[usize; 3]>,
+    /// Brain voxels (sub-sampled) for background patches.
+    pub brain_voxels: Vec<[usize; 3]>,
+    /// True when the truth mask is not empty.
+    pub has_lesion: bool,
+}
+
+fn find_mask(root: &Path, study_dir: &Path, id: &str) -> Option<PathBuf> {
+    let mut cands = vec![root.join("derivatives").join(id), study_dir.to_path_buf()];
+    cands.retain(|c| c.is_dir());
+    for c in cands {
+        let mut stack = vec![c];
+        while let Some(d) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            entries.sort();
+            for p in entries {
+                let n = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_ascii_lowercase())
+                    .unwrap_or_default();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if n.ends_with("_msk.nii.gz")
+                    || n.ends_with("_msk.nii")
+                    || n.ends_with("_lesion.nii.gz")
+                {
+                    return Some(p);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Labelled studies in `root`: a CSV manifest (columns `dwi`, `mask`, optional `adc`, `b0`,
+/// `site`, `id`; paths relative to the CSV), or a folder with `sub-*` studies whose masks are
+/// `*_msk.nii.gz` under `derivatives/sub-*/` or beside the images.
+///
+/// # Errors
+/// [`InputError`] when the folder or CSV is unreadable or holds no labelled study.
+pub fn discover(root: &Path) -> Result<Vec<CaseRef>, InputError> {
+    if root.is_file() {
+        return from_csv(root);
+    }
+    let site = root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .map_err(|e| InputError::io(root, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("sub-"))
+        })
+        .collect();
+    dirs.sort();
+    let mut out = Vec::new();
+    for d in dirs {
+        let id = d
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let Some(mask) = find_mask(root, &d, &id) else {
+            tracing::warn!("{}: no *_msk.nii.gz found; skipped", d.display());
+            continue;
+        };
+        out.push(CaseRef {
+            id,
+            site: site.clone(),
+            spec: StudySpec {
+                paths: vec![d],
+                ..Default::default()
+            },
+            mask,
+        });
+    }
+    if out.is_empty() {
+        return Err(InputError::Empty {
+            path: root.to_path_buf(),
+            reason: "no labelled sub-* studies (with *_msk.nii.gz) found".into(),
+        });
+    }
+    Ok(out)
+}
+
+fn from_csv(path: &Path) -> Result<Vec<CaseRef>, InputError> {
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut r = csv::Reader::from_path(path)
+        .map_err(|e| InputError::Usage(format!("{}: {e}", path.display())))?;
+    let headers = r
+        .headers()
+        .map_err(|e| InputError::Usage(format!("{}: {e}", path.display())))?
+        .clone();
+    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let (Some(dwi), Some(mask)) = (col("dwi"), col("mask")) else {
+        return Err(InputError::Usage(format!(
+            "{}: needs columns `dwi` and `mask`",
+            path.display()
+        )));
+    };
+    let (adc, b0, site, id) = (col("adc"), col("b0"), col("site"), col("id"));
+    let mut out = Vec::new();
+    for (n, rec) in r.records().enumerate() {
+        let rec =
+            rec.map_err(|e| InputError::Usage(format!("{}: row {}: {e}", path.display(), n + 2)))?;
+        let get = |c: Option<usize>| {
+            c.and_then(|c| rec.get(c))
+                .filter(|s| !s.is_empty())
+                .map(|s| base.join(s))
+        };
+        let dwi_p = get(Some(dwi)).ok_or_else(|| {
+            InputError::Usage(format!("{}: row {}: empty dwi", path.display(), n + 2))
+        })?;
+        out.push(CaseRef {
+            id: id
+                .and_then(|c| rec.get(c))
+                .map(String::from)
+                .unwrap_or_else(|| format!("row{}", n + 2)),
+            site: site
+                .and_then(|c| rec.get(c))
+                .map(String::from)
+                .unwrap_or_else(|| "csv".into()),
+            spec: StudySpec {
+                paths: vec![],
+                dwi: Some(dwi_p),
+                adc: get(adc),
+                b0: get(b0),
+            },
+            mask: get(Some(mask)).ok_or_else(|| {
+                InputError::Usage(format!("{}: row {}: empty mask", path.display(), n + 2))
+            })?,
+        });
+    }
+    Ok(out)
+}
+
+/// Loads and prepares one case.
+///
+/// # Errors
+/// [`InputError`] from reading the study or its mask.
+pub fn load_case(c: &CaseRef, prep: &PrepConfig, multiple: [usize; 3]) -> Result<Case, InputError> {
+    let study = Study::load(&c.spec)?;
+    let mask = read_volume(&c.mask)?;
+    if mask.dims() != study.dwi.dims() {
+        return Err(InputError::bad_image(
+            &c.mask,
+            format!(
+                "mask dims {:?} differ from the DWI's {:?}",
+                mask.dims(),
+                study.dwi.dims()
+            ),
+        ));
+    }
+    let mask = mask.map(|&x| x > 0.5);
+    let p = prepare(&study, prep, multiple);
+    let label = p.label_from_native(&mask);
+    let lesion_voxels: Vec<[usize; 3]> = label
+        .indexed_iter()
+        .filter(|(_, &v)| v >= 0.25)
+        .map(|((a, b, c), _)| [a, b, c])
+        .collect();
+    let brain_voxels: Vec<[usize; 3]> = p
+        .brain
+        .data()
+        .indexed_iter()
+        .filter(|((x, y, z), &b)| b && (x + y + z) % 7 == 0)
+        .map(|((x, y, z), _)| [z, y, x])
+        .collect();
+    Ok(Case {
+        id: c.id.clone(),
+        site: c.site.clone(),
+        input: p.input,
+        has_lesion: mask.count() > 0,
+        label,
+        lesion_voxels,
+        brain_voxels,
+    })
+}
