@@ -4,6 +4,7 @@
 //! file input.
 #![warn(missing_docs)]
 
+pub mod chart;
 pub mod json;
 pub mod montage;
 pub mod text;

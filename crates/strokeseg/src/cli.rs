@@ -54,6 +54,26 @@ pub enum Command {
     Calibrate(CalibrateArgs),
     /// Make one synthetic study, segment it with the shipped model and print the report.
     Demo(DemoArgs),
+    /// Segment labelled studies with a model and score them against the truth: Dice,
+    /// lesion-wise sensitivity by size, false-positive lesions, patient-level sensitivity and
+    /// specificity at each operating point. Writes OUT/metrics.json and OUT/cases.csv.
+    Validate(ValidateArgs),
+}
+
+/// `strokeseg validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Labelled studies (repeatable), as for `train --data`.
+    #[arg(long, required = true, value_name = "DIR|CSV")]
+    pub data: Vec<PathBuf>,
+    /// Where to write metrics.json and cases.csv.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Score at most this many studies per --data (evenly picked).
+    #[arg(long)]
+    pub max: Option<usize>,
 }
 
 /// Model and lesion settings shared by segment-like commands.

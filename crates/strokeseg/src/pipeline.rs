@@ -74,13 +74,21 @@ pub struct Segmentation {
 }
 
 impl Segmenter {
-    /// Loads `dir` (plan.json, config.json, model.bpk, optional operating_points.json).
+    /// Loads `dir` (plan.json, config.json, model.bpk, optional operating_points.json; or a
+    /// training run's folder, whose weights are in checkpoints/best/).
     ///
     /// # Errors
     /// Missing or malformed files, named.
     pub fn load(dir: &Path) -> anyhow::Result<Segmenter> {
         let plan = Plan::load(dir)?;
-        let (model, _) = load(dir, &cpu_device())?;
+        // A shipped model keeps its weights beside the plan; a training run in checkpoints/best.
+        let best = dir.join("checkpoints").join("best");
+        let weights = if !dir.join(strokeseg_model::CONFIG_FILE).is_file() && best.is_dir() {
+            best
+        } else {
+            dir.to_path_buf()
+        };
+        let (model, _) = load(&weights, &cpu_device())?;
         let ops_path = dir.join(OPERATING_POINTS_FILE);
         let operating_points = if ops_path.is_file() {
             serde_json::from_str(&std::fs::read_to_string(&ops_path)?)

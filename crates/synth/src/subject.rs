@@ -176,7 +176,10 @@ mod tests {
     #[test]
     fn warp_is_smooth_and_bounded() {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
-        let s = Subject::sample(&mut rng);
+        let mut s = Subject::sample(&mut rng);
+        // Atrophy deliberately magnifies the centre (ventricles); check the warp without it.
+        let atrophy = s.atrophy;
+        s.atrophy = 0.0;
         let a = s.to_template([0.0, 0.0, 0.0]);
         let b = s.to_template([1.0, 0.0, 0.0]);
         let step = ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt();
@@ -185,5 +188,11 @@ mod tests {
             "1 mm in the scanner is {step} mm in the template"
         );
         assert!(s.warp_max_mm < 20.0);
+        // With atrophy, 1 scanner mm near the ventricles covers less template: they look larger.
+        s.atrophy = atrophy.max(0.5);
+        let c = s.to_template([0.0, 0.0, 0.0]);
+        let d = s.to_template([1.0, 0.0, 0.0]);
+        let step_atrophy = ((c[0] - d[0]).powi(2) + (c[1] - d[1]).powi(2) + (c[2] - d[2]).powi(2)).sqrt();
+        assert!(step_atrophy < step, "{step_atrophy} vs {step}");
     }
 }

@@ -230,7 +230,7 @@ mod tests {
                 .map(|((a, b, e), _)| x[[1, a, b, e]])
                 .collect();
             if adc_in.iter().any(|&a| a > 0.0) {
-                assert!(adc_in.iter().all(|&a| a < 0.5), "{adc_in:?}");
+                assert!(adc_in.iter().all(|&a| a < 0.65), "{adc_in:?}"); // 0.4 lesion vs 0.8 normal, after scaling and slice blur
             }
         }
         let cfg = PatchConfig {

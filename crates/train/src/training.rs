@@ -141,6 +141,42 @@ fn batch<R: Rng>(
     )
 }
 
+/// The learning curve picture: training loss and validation Dice per epoch.
+#[must_use]
+pub fn learning_curve(state: &TrainState) -> image::RgbImage {
+    use strokeseg_report::chart::{line_chart, Series};
+    let pts = |f: &dyn Fn(&(f32, f64)) -> f64| -> Vec<(f64, f64)> {
+        state
+            .history
+            .iter()
+            .enumerate()
+            .map(|(i, h)| ((i + 1) as f64, f(h)))
+            .collect()
+    };
+    let ymax = state
+        .history
+        .iter()
+        .map(|h| f64::from(h.0))
+        .fold(1.0, f64::max);
+    line_chart(
+        "learning curve",
+        "epoch",
+        &[
+            Series {
+                label: "train loss",
+                points: pts(&|h| f64::from(h.0)),
+                color: image::Rgb([200, 60, 40]),
+            },
+            Series {
+                label: "val Dice",
+                points: pts(&|h| h.1),
+                color: image::Rgb([30, 90, 200]),
+            },
+        ],
+        (0.0, ymax),
+    )
+}
+
 /// Sub-folders of a training run.
 #[must_use]
 pub fn checkpoint_dir(out: &Path, which: &str) -> PathBuf {

@@ -7,6 +7,7 @@ mod segment;
 mod study_args;
 mod synth;
 mod train;
+mod validate;
 
 use crate::cli::Command;
 use crate::Status;
@@ -20,5 +21,6 @@ pub fn run(cmd: Command) -> anyhow::Result<Status> {
         Command::Segment(a) => segment::run(&a),
         Command::Calibrate(a) => calibrate::run(&a),
         Command::Demo(a) => demo::run(&a),
+        Command::Validate(a) => validate::run(&a),
     }
 }

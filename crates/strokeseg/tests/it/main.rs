@@ -3,6 +3,7 @@
 mod bad_input;
 mod dicom;
 mod inspect;
+mod model_cli;
 mod real_data;
 mod synth;
 mod util;
