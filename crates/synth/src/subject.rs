@@ -192,7 +192,8 @@ mod tests {
         s.atrophy = atrophy.max(0.5);
         let c = s.to_template([0.0, 0.0, 0.0]);
         let d = s.to_template([1.0, 0.0, 0.0]);
-        let step_atrophy = ((c[0] - d[0]).powi(2) + (c[1] - d[1]).powi(2) + (c[2] - d[2]).powi(2)).sqrt();
+        let step_atrophy =
+            ((c[0] - d[0]).powi(2) + (c[1] - d[1]).powi(2) + (c[2] - d[2]).powi(2)).sqrt();
         assert!(step_atrophy < step, "{step_atrophy} vs {step}");
     }
 }

@@ -105,7 +105,10 @@ fn demo_segments_a_synthetic_study_with_the_shipped_model() {
     if !template_installed() {
         return;
     }
-    let model = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../models/synth-v1"));
+    let model = std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../models/synth-v1"
+    ));
     if !model.join("model.bpk").is_file() {
         eprintln!("SKIPPED: no shipped model in {}", model.display());
         return;
@@ -113,10 +116,21 @@ fn demo_segments_a_synthetic_study_with_the_shipped_model() {
     let d = tempfile::tempdir().unwrap();
     let out = strokeseg(&["demo", "--out", s(d.path()), "--site", "site-c"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(out.stdout.contains("\"schema_version\": 1"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("\"schema_version\": 1"),
+        "{}",
+        out.stdout
+    );
     assert!(out.stdout.contains("synthetic study"), "{}", out.stdout);
     assert!(d.path().join("result/overlay.png").is_file());
-    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.path().join("result/report.json")).unwrap()).unwrap();
+    let r: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(d.path().join("result/report.json")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(r["model"]["trained_on_synthetic_data_only"], true);
-    assert!(r["patient"]["operating_point"]["name"] == "sens99", "calibrated: {}", r["patient"]);
+    assert!(
+        r["patient"]["operating_point"]["name"] == "sens99",
+        "calibrated: {}",
+        r["patient"]
+    );
 }
