@@ -20,5 +20,5 @@ mod stats;
 pub use grid::{Grid, GridError};
 pub use image::{percentile_in_place, Image, Mask, Volume};
 pub use reorient::{axis_codes, Reoriented};
-pub use resample::Interp;
+pub use resample::{sample_trilinear, Interp};
 pub use stats::otsu_threshold;

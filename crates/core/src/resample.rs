@@ -101,6 +101,27 @@ impl Volume {
     }
 }
 
+/// Trilinear sample of `a` at the fractional index `p` (any axis order: `p[n]` indexes axis
+/// `n`); 0 outside the array. Shared by the synthetic-data renderer and the patch sampler.
+#[must_use]
+#[inline]
+pub fn sample_trilinear(a: &ndarray::ArrayView3<f32>, p: [f64; 3]) -> f32 {
+    let (n0, n1, n2) = a.dim();
+    let d = [n0, n1, n2];
+    if (0..3).any(|q| p[q] < 0.0 || p[q] > (d[q] - 1) as f64) {
+        return 0.0;
+    }
+    let x0 = [p[0] as usize, p[1] as usize, p[2] as usize];
+    let x1 = [0, 1, 2].map(|q| (x0[q] + 1).min(d[q] - 1));
+    let f = [0, 1, 2].map(|q| (p[q] - x0[q] as f64) as f32);
+    let l = |i: usize, j: usize, k: usize| a[[i, j, k]];
+    let c00 = l(x0[0], x0[1], x0[2]) * (1.0 - f[2]) + l(x0[0], x0[1], x1[2]) * f[2];
+    let c01 = l(x0[0], x1[1], x0[2]) * (1.0 - f[2]) + l(x0[0], x1[1], x1[2]) * f[2];
+    let c10 = l(x1[0], x0[1], x0[2]) * (1.0 - f[2]) + l(x1[0], x0[1], x1[2]) * f[2];
+    let c11 = l(x1[0], x1[1], x0[2]) * (1.0 - f[2]) + l(x1[0], x1[1], x1[2]) * f[2];
+    (c00 * (1.0 - f[1]) + c01 * f[1]) * (1.0 - f[0]) + (c10 * (1.0 - f[1]) + c11 * f[1]) * f[0]
+}
+
 /// Trilinear interpolation at an in-range fractional index.
 #[inline]
 fn trilinear(src: &Array3<f32>, d: [usize; 3], x: f64, y: f64, z: f64) -> f32 {

@@ -11,7 +11,7 @@ use crate::template::Template;
 use nalgebra::{Matrix3, Vector3, Vector4};
 use ndarray::Array3;
 use std::collections::HashMap;
-use strokeseg_core::Grid;
+use strokeseg_core::{sample_trilinear, Grid};
 
 /// Lesion truth on the template grid: voxel labels (0 = none, n = lesion n−1) where the lesion
 /// fraction is at least one half.
@@ -72,37 +72,6 @@ impl Footprint {
         out.iter_mut().for_each(|x| x.1 /= total);
         out
     }
-}
-
-#[inline]
-fn trilinear(a: &Array3<f32>, x: f64, y: f64, z: f64) -> f32 {
-    let (nx, ny, nz) = a.dim();
-    if x < 0.0
-        || y < 0.0
-        || z < 0.0
-        || x > (nx - 1) as f64
-        || y > (ny - 1) as f64
-        || z > (nz - 1) as f64
-    {
-        return 0.0;
-    }
-    let (x0, y0, z0) = (x as usize, y as usize, z as usize);
-    let (x1, y1, z1) = (
-        (x0 + 1).min(nx - 1),
-        (y0 + 1).min(ny - 1),
-        (z0 + 1).min(nz - 1),
-    );
-    let (fx, fy, fz) = (
-        (x - x0 as f64) as f32,
-        (y - y0 as f64) as f32,
-        (z - z0 as f64) as f32,
-    );
-    let l = |i, j, k| a[[i, j, k]];
-    let c00 = l(x0, y0, z0) * (1.0 - fx) + l(x1, y0, z0) * fx;
-    let c10 = l(x0, y1, z0) * (1.0 - fx) + l(x1, y1, z0) * fx;
-    let c01 = l(x0, y0, z1) * (1.0 - fx) + l(x1, y0, z1) * fx;
-    let c11 = l(x0, y1, z1) * (1.0 - fx) + l(x1, y1, z1) * fx;
-    (c00 * (1.0 - fy) + c10 * fy) * (1.0 - fz) + (c01 * (1.0 - fy) + c11 * fy) * fz
 }
 
 /// Renders the clean native images and the lesions' partial volumes.
@@ -172,9 +141,9 @@ pub fn render(
                     let (mut a, mut b, mut br) = (0.0f32, 0.0f32, 0.0f32);
                     for (o, w) in &samples {
                         let (x, y, z) = (c[0] + o[0], c[1] + o[1], c[2] + o[2]);
-                        a += w * trilinear(&maps.s0, x, y, z);
-                        b += w * trilinear(&maps.dwi, x, y, z);
-                        br += w * trilinear(&maps.brain, x, y, z);
+                        a += w * sample_trilinear(&maps.s0.view(), [x, y, z]);
+                        b += w * sample_trilinear(&maps.dwi.view(), [x, y, z]);
+                        br += w * sample_trilinear(&maps.brain.view(), [x, y, z]);
                         let (xi, yi, zi) = (x.round(), y.round(), z.round());
                         if xi >= 0.0 && yi >= 0.0 && zi >= 0.0 {
                             if let Some(&l) =

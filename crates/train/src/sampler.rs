@@ -9,6 +9,7 @@ use ndarray::{Array3, Array4, Axis};
 use rand::Rng;
 use rand_distr::{Distribution, Normal};
 use serde::{Deserialize, Serialize};
+use strokeseg_core::sample_trilinear;
 
 /// Patch sampling settings.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -32,37 +33,6 @@ impl Default for PatchConfig {
             adc_dropout: 0.2,
         }
     }
-}
-
-#[inline]
-fn trilinear(a: &ndarray::ArrayView3<f32>, z: f64, y: f64, x: f64) -> f32 {
-    let (nz, ny, nx) = a.dim();
-    if z < 0.0
-        || y < 0.0
-        || x < 0.0
-        || z > (nz - 1) as f64
-        || y > (ny - 1) as f64
-        || x > (nx - 1) as f64
-    {
-        return 0.0;
-    }
-    let (z0, y0, x0) = (z as usize, y as usize, x as usize);
-    let (z1, y1, x1) = (
-        (z0 + 1).min(nz - 1),
-        (y0 + 1).min(ny - 1),
-        (x0 + 1).min(nx - 1),
-    );
-    let (fz, fy, fx) = (
-        (z - z0 as f64) as f32,
-        (y - y0 as f64) as f32,
-        (x - x0 as f64) as f32,
-    );
-    let l = |a0, b0, c0| a[[a0, b0, c0]];
-    let c00 = l(z0, y0, x0) * (1.0 - fx) + l(z0, y0, x1) * fx;
-    let c01 = l(z0, y1, x0) * (1.0 - fx) + l(z0, y1, x1) * fx;
-    let c10 = l(z1, y0, x0) * (1.0 - fx) + l(z1, y0, x1) * fx;
-    let c11 = l(z1, y1, x0) * (1.0 - fx) + l(z1, y1, x1) * fx;
-    (c00 * (1.0 - fy) + c01 * fy) * (1.0 - fz) + (c10 * (1.0 - fy) + c11 * fy) * fz
 }
 
 /// Draws one (input [C, d, h, w], target [d, h, w]) pair from `case`.
@@ -116,9 +86,9 @@ pub fn sample_patch<R: Rng>(
                 let y = centre[1] + c * dy - s * dx;
                 let x = centre[2] + s * dy + c * dx;
                 for (ch, v) in views.iter().enumerate() {
-                    input[[ch, a, b, e]] = trilinear(v, z, y, x);
+                    input[[ch, a, b, e]] = sample_trilinear(v, [z, y, x]);
                 }
-                target[[a, b, e]] = trilinear(&lab, z, y, x);
+                target[[a, b, e]] = sample_trilinear(&lab, [z, y, x]);
             }
         }
     }
