@@ -21,4 +21,4 @@ pub use grid::{Grid, GridError};
 pub use image::{percentile_in_place, Image, Mask, Volume};
 pub use reorient::{axis_codes, Reoriented};
 pub use resample::{sample_trilinear, Interp};
-pub use stats::otsu_threshold;
+pub use stats::{dice, otsu_threshold};

@@ -42,6 +42,23 @@ pub fn otsu_threshold<'a>(values: impl Iterator<Item = &'a f32>) -> Option<f32> 
     Some(lo + (best_t as f32 + 0.5) / scale)
 }
 
+/// Dice overlap of two binary masks given as equally long sequences of voxels; 1 when both
+/// are empty (the ISLES'22 convention).
+#[must_use]
+pub fn dice(a: impl IntoIterator<Item = bool>, b: impl IntoIterator<Item = bool>) -> f64 {
+    let (mut tp, mut na, mut nb) = (0usize, 0usize, 0usize);
+    for (x, y) in a.into_iter().zip(b) {
+        tp += usize::from(x && y);
+        na += usize::from(x);
+        nb += usize::from(y);
+    }
+    if na + nb == 0 {
+        1.0
+    } else {
+        2.0 * tp as f64 / (na + nb) as f64
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +71,11 @@ mod tests {
         let t = otsu_threshold(v.iter()).unwrap();
         assert!(t > 16.0 && t < 100.0, "threshold {t}");
         assert_eq!(otsu_threshold([1.0f32, 1.0].iter()), None);
+    }
+
+    #[test]
+    fn dice_of_masks() {
+        assert_eq!(dice([true, true, false], [true, false, false]), 2.0 / 3.0);
+        assert_eq!(dice([false, false], [false, false]), 1.0);
     }
 }

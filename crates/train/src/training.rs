@@ -85,18 +85,10 @@ pub fn predict_volume(
 /// Dice of `prob ≥ 0.5` against `label ≥ 0.5` (1 when both are empty).
 #[must_use]
 pub fn dice(prob: &Array3<f32>, label: &Array3<f32>) -> f64 {
-    let (mut tp, mut p, mut t) = (0usize, 0usize, 0usize);
-    for (a, b) in prob.iter().zip(label.iter()) {
-        let (x, y) = (*a >= 0.5, *b >= 0.5);
-        tp += usize::from(x && y);
-        p += usize::from(x);
-        t += usize::from(y);
-    }
-    if p + t == 0 {
-        1.0
-    } else {
-        2.0 * tp as f64 / (p + t) as f64
-    }
+    strokeseg_core::dice(
+        prob.iter().map(|&p| p >= 0.5),
+        label.iter().map(|&l| l >= 0.5),
+    )
 }
 
 /// Mean Dice over the validation cases that have a lesion, plus each case's probabilities.

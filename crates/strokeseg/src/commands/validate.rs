@@ -39,17 +39,7 @@ struct CaseRow {
 }
 
 fn dice(a: &Mask, b: &Mask) -> f64 {
-    let (mut tp, mut na, mut nb) = (0usize, 0usize, 0usize);
-    for (x, y) in a.data().iter().zip(b.data().iter()) {
-        tp += usize::from(*x && *y);
-        na += usize::from(*x);
-        nb += usize::from(*y);
-    }
-    if na + nb == 0 {
-        1.0
-    } else {
-        2.0 * tp as f64 / (na + nb) as f64
-    }
+    strokeseg_core::dice(a.data().iter().copied(), b.data().iter().copied())
 }
 
 /// Runs `validate`.
