@@ -1,8 +1,11 @@
 //! The strokeseg model: a residual 3-D U-Net (nnU-Net style) in burn 0.22, its loss, one
 //! training step, inference on patches, and saving/loading.
 //!
-//! Owns: the network ([`UNet3dConfig`], [`UNet3d`]), [`dice_bce_loss`], [`Trainer`],
-//! [`predict`], [`save`]/[`load`], the CPU device ([`cpu_device`]). Must not touch: file formats
+//! Owns: the network ([`UNet3dConfig`], [`UNet3d`]), [`dice_bce_loss`], [`Trainer`] (with its
+//! AdamW state saved/restored for exact resume, partial fine-tuning via [`TrainableParts`], and
+//! the entropy objective [`binary_entropy_with_logits`]), [`predict`], [`save`]/[`load`], the
+//! CPU device ([`cpu_device`]), the weights as SafeTensors for other frameworks
+//! ([`export_safetensors`], [`import_safetensors`]). Must not touch: file formats
 //! of images (`strokeseg-io`), preprocessing and patch sampling (`strokeseg-preproc`), the CLI.
 //!
 //! Arrays cross the boundary as `ndarray::Array5<f32>` in `[B, C, D, H, W]` order, `D` the
@@ -33,6 +36,7 @@
 //! 4 × [`UNet3dConfig::params`] bytes (5.6 MB for base 16 / depth 3, 15.2 MB for depth 4).
 #![warn(missing_docs)]
 
+mod export;
 mod loss;
 mod train;
 mod unet;
@@ -42,9 +46,13 @@ use std::path::{Path, PathBuf};
 use burn::config::Config;
 use burn::module::Module;
 use burn::store::ModuleRecord;
+pub use export::{
+    export_safetensors, import_safetensors, logits, named_tensors, read_safetensors, NamedTensor,
+    BURN_VERSION,
+};
 pub use loss::{bce_with_logits, dice_bce_loss, soft_dice_loss, DICE_SMOOTH};
-pub use train::{predict, to_array, to_tensor, Trainer, WEIGHT_DECAY};
-pub use unet::{UNet3d, UNet3dConfig, LEAKY_SLOPE, NORM_EPS};
+pub use train::{binary_entropy_with_logits, predict, to_array, to_tensor, Trainer, WEIGHT_DECAY};
+pub use unet::{TrainableParts, UNet3d, UNet3dConfig, LEAKY_SLOPE, NORM_EPS};
 
 /// burn's device type, re-exported so callers need not depend on burn to name one.
 pub use burn::tensor::Device;
@@ -53,6 +61,8 @@ pub use burn::tensor::Device;
 pub const CONFIG_FILE: &str = "config.json";
 /// File name of the weights (burnpack) in a saved model directory.
 pub const WEIGHTS_FILE: &str = "model.bpk";
+/// File name of the AdamW state (burnpack) beside a training checkpoint's weights.
+pub const OPTIMIZER_FILE: &str = "optimizer.bpk";
 
 /// Errors of this crate; every file error names the file.
 #[derive(Debug, thiserror::Error)]

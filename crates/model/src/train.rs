@@ -1,4 +1,5 @@
-//! One optimisation step (AdamW) and inference, with ndarray in and out.
+//! One optimisation step (AdamW) and inference, with ndarray in and out; the optimiser state
+//! can be saved and restored so a resumed run continues exactly.
 
 use burn::module::Module;
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
@@ -6,7 +7,9 @@ use burn::tensor::activation::sigmoid;
 use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::Array5;
 
-use crate::{dice_bce_loss, UNet3d, UNet3dConfig};
+use std::path::Path;
+
+use crate::{dice_bce_loss, ModelError, UNet3d, UNet3dConfig};
 
 /// AdamW weight decay (nnU-Net's 3e-5).
 pub const WEIGHT_DECAY: f32 = 3e-5;
@@ -49,6 +52,19 @@ pub fn predict(model: &UNet3d, input: Array5<f32>) -> Array5<f32> {
         .expect("the model has parameters")
         .without_autodiff();
     to_array(sigmoid(model.forward(to_tensor(&input, &device))))
+}
+
+/// Mean binary entropy of `sigmoid(logits)`, `H = softplus(x) − σ(x)·x` (the stable form of
+/// `−p ln p − (1−p) ln(1−p)`): the objective of test-time entropy minimisation (TENT, Wang et
+/// al., ICLR 2021).
+///
+/// # Shapes
+///
+/// `logits`: any shape. Returns `[1]`.
+pub fn binary_entropy_with_logits<const D: usize>(logits: Tensor<D>) -> Tensor<1> {
+    let p = sigmoid(logits.clone());
+    let softplus = logits.clone().clamp_min(0.0) + logits.clone().abs().neg().exp().log1p();
+    (softplus - p * logits).mean()
 }
 
 /// Trains a [`UNet3d`] with AdamW (β = 0.9/0.999, ε = 1e-5, weight decay [`WEIGHT_DECAY`]) on
@@ -98,6 +114,23 @@ impl Trainer {
         let x = to_tensor(&input, &self.device);
         let t = to_tensor(&target, &self.device);
         let loss = dice_bce_loss(self.model.forward(x), t);
+        self.update(loss, lr)
+    }
+
+    /// One unsupervised update minimising [`binary_entropy_with_logits`] of the predictions
+    /// (no labels); returns the entropy before the update. Meant for a model whose trainable
+    /// parts are the norm affine parameters (see [`UNet3d::with_trainable`]).
+    ///
+    /// # Shapes
+    ///
+    /// `input`: `[B, in_channels, D, H, W]`.
+    pub fn step_entropy(&mut self, input: Array5<f32>, lr: f64) -> f32 {
+        let x = to_tensor(&input, &self.device);
+        let loss = binary_entropy_with_logits(self.model.forward(x));
+        self.update(loss, lr)
+    }
+
+    fn update(&mut self, loss: Tensor<1>, lr: f64) -> f32 {
         let value = loss.clone().into_scalar::<f32>();
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         self.model = self.optim.step(lr, self.model.clone(), grads);
@@ -118,5 +151,40 @@ impl Trainer {
     /// Steps taken so far.
     pub fn steps(&self) -> usize {
         self.steps
+    }
+
+    /// Writes the AdamW state (first and second moments and step count of every parameter,
+    /// keyed by parameter id) as a burnpack file. Together with weights saved by
+    /// [`save`](crate::save) (which keeps parameter ids) it lets [`load_optimizer`]
+    /// (Self::load_optimizer) continue the run exactly.
+    pub fn save_optimizer(&self, path: &Path) -> Result<(), ModelError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|source| ModelError::Io {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        self.optim.save(path).map_err(|e| ModelError::Weights {
+            path: path.to_path_buf(),
+            msg: e.to_string(),
+        })
+    }
+
+    /// Restores AdamW state written by [`save_optimizer`](Self::save_optimizer) for the same
+    /// weights (loaded with [`load`](crate::load) and handed to [`from_model`]
+    /// (Self::from_model)).
+    pub fn load_optimizer(&mut self, path: &Path) -> Result<(), ModelError> {
+        if !path.is_file() {
+            return Err(ModelError::Weights {
+                path: path.to_path_buf(),
+                msg: "optimizer state file not found".into(),
+            });
+        }
+        let fresh = AdamWConfig::new().with_weight_decay(WEIGHT_DECAY).init();
+        self.optim = fresh.load(path).map_err(|e| ModelError::Weights {
+            path: path.to_path_buf(),
+            msg: format!("bad optimizer state: {e}"),
+        })?;
+        Ok(())
     }
 }

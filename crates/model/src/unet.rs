@@ -1,7 +1,7 @@
 //! The residual 3-D U-Net: configuration, parameter/FLOP counts, seeded initialisation, forward.
 
 use burn::config::Config;
-use burn::module::{Module, Param};
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::nn::conv::{Conv3d, Conv3dConfig, ConvTranspose3d, ConvTranspose3dConfig};
 use burn::nn::{InstanceNorm, InstanceNormConfig, PaddingConfig3d};
 use burn::tensor::activation::leaky_relu;
@@ -406,5 +406,105 @@ impl UNet3d {
     /// `[D, H, W]` multiples an input must have.
     pub fn size_multiple(&self) -> [usize; 3] {
         self.multiple
+    }
+}
+
+/// Which parameters a fine-tuning run may change; the rest are made no-grad (burn's
+/// `set_require_grad(false)` per sub-module), so AdamW never touches them (no gradient, no
+/// update, no weight decay).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrainableParts {
+    /// Every parameter.
+    All,
+    /// The expanding path: transposed convolutions, decoder stages and the head; the encoder
+    /// (and bottleneck) stay as they were.
+    Decoder,
+    /// Only the instance-norm affine parameters (scale `gamma`, shift `beta`) of every block.
+    NormAffine,
+}
+
+impl TrainableParts {
+    /// Whether the parameter at `path` (as [`UNet3d::named_params`] names it) is trainable.
+    #[must_use]
+    pub fn includes(self, path: &str) -> bool {
+        match self {
+            TrainableParts::All => true,
+            TrainableParts::Decoder => !path.starts_with("encoder."),
+            TrainableParts::NormAffine => path.split('.').any(|p| p.starts_with("norm")),
+        }
+    }
+}
+
+fn norms_trainable(b: ResBlock) -> ResBlock {
+    ResBlock {
+        norm1: b.norm1.set_require_grad(true),
+        norm2: b.norm2.set_require_grad(true),
+        skip: b.skip.map(|p| Projection {
+            conv: p.conv,
+            norm: p.norm.set_require_grad(true),
+        }),
+        ..b
+    }
+}
+
+/// Collects `(path, values)` of every float parameter, paths like `encoder.0.norm1.gamma`.
+#[derive(Default)]
+struct NamedParams {
+    stack: Vec<String>,
+    out: Vec<(String, Vec<f32>)>,
+}
+
+impl ModuleVisitor for NamedParams {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.stack.push(name.to_string());
+    }
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.stack.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let values = param
+            .val()
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .unwrap_or_default();
+        self.out.push((self.stack.join("."), values));
+    }
+}
+
+impl UNet3d {
+    /// The same weights with only `parts` requiring gradients (see [`TrainableParts`]).
+    #[must_use]
+    pub fn with_trainable(self, parts: TrainableParts) -> Self {
+        match parts {
+            TrainableParts::All => self.set_require_grad(true),
+            TrainableParts::Decoder => {
+                let m = self.set_require_grad(false);
+                UNet3d {
+                    ups: m.ups.set_require_grad(true),
+                    decoder: m.decoder.set_require_grad(true),
+                    head: m.head.set_require_grad(true),
+                    ..m
+                }
+            }
+            TrainableParts::NormAffine => {
+                let m = self.set_require_grad(false);
+                UNet3d {
+                    encoder: m.encoder.into_iter().map(norms_trainable).collect(),
+                    decoder: m.decoder.into_iter().map(norms_trainable).collect(),
+                    ..m
+                }
+            }
+        }
+    }
+
+    /// Every float parameter as `(path, values)`, in module order; paths name the field chain
+    /// (`encoder.0.conv1.weight`, `decoder.1.norm2.beta`, `ups.0.bias`, `head.weight`). For
+    /// inspection and tests (e.g. that frozen parameters did not move).
+    #[must_use]
+    pub fn named_params(&self) -> Vec<(String, Vec<f32>)> {
+        let mut v = NamedParams::default();
+        self.visit(&mut v);
+        v.out
     }
 }

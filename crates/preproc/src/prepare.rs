@@ -225,6 +225,7 @@ mod tests {
             b0_source: None,
             b_value: Some(1000.0),
             warnings: vec![],
+            dicom: None,
         }
     }
 

@@ -5,7 +5,7 @@ use serde::Serialize;
 use strokeseg_measure::{Lesion, OperatingPoint};
 
 /// Version of the report's JSON layout.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One study's report.
 #[derive(Debug, Clone, Serialize)]
@@ -30,6 +30,10 @@ pub struct Report {
     pub files: Files,
     /// Seconds per stage.
     pub timing_s: serde_json::Value,
+    /// Where the lesions are: registration to MNI, per-lesion atlas shares, study summary
+    /// (since schema 2; `strokeseg_atlas::StudyLocation`, see docs/report-schema.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<serde_json::Value>,
 }
 
 /// Producer name and version.
@@ -105,6 +109,22 @@ pub struct Files {
     pub probability: Option<String>,
     /// Overlay picture.
     pub overlay_png: String,
+    /// DICOM objects written with `segment --dicom-out` (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dicom: Option<DicomFiles>,
+}
+
+/// DICOM SEG and Secondary Capture files written for the study (crates/deliver).
+#[derive(Debug, Clone, Serialize)]
+pub struct DicomFiles {
+    /// The Segmentation (SEG) file, absolute path.
+    pub seg: String,
+    /// The Secondary Capture files (overlay pictures), absolute paths.
+    pub secondary_capture: Vec<String>,
+    /// SeriesInstanceUID of the new SEG series.
+    pub seg_series_uid: String,
+    /// SeriesInstanceUID of the new Secondary Capture series.
+    pub sc_series_uid: String,
 }
 
 /// "infarct" / "no_infarct".

@@ -49,6 +49,23 @@ pub enum Command {
     /// report.json (schema in docs/report-schema.md), overlay.png, and with --prob the
     /// probability map; prints one summary line per study. Accepts any study `inspect` does.
     Segment(SegmentArgs),
+    /// Run as a service: a DICOM listener (C-STORE) and an HTTP API; each received study is
+    /// segmented once complete, and its DICOM SEG + Secondary Capture sent to the PACS.
+    ///
+    /// A study is complete when no new instance arrived for `quiet_period_s`. Non-diffusion
+    /// series (CT, T1, ...) are stored and ignored. Jobs persist in DATA_DIR/jobs.sqlite and
+    /// an interrupted job is re-run on start. Every HTTP route needs `Authorization: Bearer
+    /// TOKEN` (DATA_DIR/token unless set in the config). Without --config, defaults serve on
+    /// localhost (HTTP 127.0.0.1:8080, DICOM STROKESEG@127.0.0.1:11112). Config file and
+    /// routes: README, section `strokeseg serve`.
+    Serve(ServeArgs),
+    /// Register a study to the MNI ICBM152 2009a template (12-parameter affine).
+    ///
+    /// For each study writes OUT/<study>/transform.json (MNI↔study matrices, quality measures
+    /// and, when it failed, why), dwi_mni.nii.gz and brain_mask_mni.nii.gz (2 mm MNI grid,
+    /// for checking) and check.png (template outline over the registered DWI). Exit code 2
+    /// when a registration fails its quality checks. See docs/location.md.
+    Register(RegisterArgs),
     /// Choose operating points (95% and 99% patient-level sensitivity) for a model on labelled
     /// validation studies; writes MODEL/operating_points.json.
     Calibrate(CalibrateArgs),
@@ -58,6 +75,179 @@ pub enum Command {
     /// lesion-wise sensitivity by size, false-positive lesions, patient-level sensitivity and
     /// specificity at each operating point. Writes OUT/metrics.json and OUT/cases.csv.
     Validate(ValidateArgs),
+    /// Score predicted lesion masks against truth masks (no model): the ISLES'22 metrics,
+    /// lesion-wise sensitivity by size and region, false positives, patient-level statistics.
+    ///
+    /// --pred is a `segment --out` folder (<study>/lesion_mask.nii.gz, with report.json for
+    /// the patient score and operating points) or a folder of mask files; --truth a dataset
+    /// folder (sub-*/ studies with *_msk.nii.gz, as `synth` writes and ISLES'22 ships) or a
+    /// folder of mask files. Studies are matched by name (sub-XXX, or the file name without
+    /// _msk/_mask/_lesion_mask/_pred/_seg); unmatched ones are listed. Writes OUT/metrics.json,
+    /// cases.csv, summary.md and PNG plots (roc, bland_altman, sensitivity_by_size).
+    /// Definitions: docs/evaluation.md.
+    Evaluate(EvaluateArgs),
+    /// Adapt a trained model to a new site with N of its studies: fine-tune all layers, the
+    /// decoder or only the normalisation layers on labelled studies (early stopping on a
+    /// held-out 20%), or without labels (entropy minimisation on the norm layers).
+    ///
+    /// Writes a model folder usable by `segment --model OUT` (plan.json, config.json,
+    /// model.bpk, the base model's operating points) with MODEL_CARD.md (base model, site data,
+    /// N, mode, before/after metrics on the held-out studies) and adapt_metrics.json;
+    /// --resume continues an interrupted run.
+    Adapt(AdaptArgs),
+    /// Train one model per nested subset of the training studies (e.g. 25 ⊂ 50 ⊂ 100), score
+    /// each on one fixed test set, and write the curve.
+    ///
+    /// Subsets are seeded and balanced across sites. Each model is kept in OUT/size-N/ (a
+    /// training run folder, usable with --model). Writes OUT/curve.csv, OUT/curve.png (metric
+    /// vs. training studies, log x), OUT/curve.json, and names the smallest subset reaching 95%
+    /// of the largest subset's test Dice. Rerunning the same command skips finished sizes and
+    /// resumes an interrupted one.
+    LearningCurve(LearningCurveArgs),
+    /// Time the network and `segment` side by side with the identical network in PyTorch
+    /// and ONNX Runtime (same weights, inputs, machine and threads); print a Markdown report.
+    ///
+    /// Measures the forward pass (fixed 1×2×32×64×64 input and one `segment` window), one
+    /// training step (batch 2 of 16×64×64 patches), `segment` end to end on the demo study
+    /// (load/preprocess/network/postprocess/write), peak RSS, FLOPs and GFLOP/s against a
+    /// matrix-multiply probe. The PyTorch/ONNX Runtime columns need the venv made by
+    /// `bash tools/bench/setup-venv.sh` and are skipped with a message without it.
+    /// `bash tools/bench/run.sh` regenerates docs/BENCHMARKS.md.
+    Bench(BenchArgs),
+}
+
+/// `strokeseg bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Also put the report into this Markdown file, replacing its generated part (the text
+    /// around it is kept; the file is created when missing).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Threads given to every stack (burn's rayon pool, PyTorch, ONNX Runtime).
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Timed runs per network measurement (after one warm-up).
+    #[arg(long, default_value_t = 5)]
+    pub repeats: usize,
+    /// Timed `segment` runs (after one warm-up).
+    #[arg(long, default_value_t = 3)]
+    pub segment_repeats: usize,
+    /// Model folder (default: the shipped models/synth-v1, or $STROKESEG_MODEL).
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// Skip the PyTorch and ONNX Runtime columns.
+    #[arg(long)]
+    pub no_torch: bool,
+    /// Skip `segment` end to end.
+    #[arg(long)]
+    pub no_segment: bool,
+}
+
+/// What `adapt` may change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AdaptMode {
+    /// All layers (labels needed).
+    Full,
+    /// Decoder and head only; encoder frozen (labels needed).
+    Decoder,
+    /// Instance-norm scale and shift only (labels needed).
+    Norm,
+    /// No labels: entropy minimisation (TENT) on the instance-norm scale and shift.
+    Unsupervised,
+}
+
+/// `strokeseg adapt`.
+#[derive(Debug, Args)]
+pub struct AdaptArgs {
+    /// Model folder to adapt (a shipped model or a training run).
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// The new site's studies (repeatable), as for `train --data`; masks are needed except
+    /// for --mode unsupervised.
+    #[arg(long, required = true, value_name = "DIR|CSV")]
+    pub data: Vec<PathBuf>,
+    /// How many of the site's studies to use (20%, at least 2, are held out).
+    #[arg(long, default_value_t = 50)]
+    pub n: usize,
+    /// What to adapt.
+    #[arg(long, value_enum, default_value_t = AdaptMode::Full)]
+    pub mode: AdaptMode,
+    /// Output model folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Continue an interrupted adaptation in OUT.
+    #[arg(long)]
+    pub resume: bool,
+    /// Maximum epochs.
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Optimiser steps per epoch.
+    #[arg(long, default_value_t = 25)]
+    pub steps_per_epoch: usize,
+    /// Patches per step.
+    #[arg(long, default_value_t = 2)]
+    pub batch: usize,
+    /// Peak learning rate (default 1e-4 for full/decoder, 1e-3 for norm/unsupervised).
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Stop after this many epochs without improvement on the held-out studies.
+    #[arg(long, default_value_t = 3)]
+    pub patience: usize,
+    /// Seed (which studies, sampling, augmentation).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Training patch D,H,W.
+    #[arg(long, default_value = "16,64,64", value_delimiter = ',')]
+    pub patch: Vec<usize>,
+}
+
+/// `strokeseg learning-curve`.
+#[derive(Debug, Args)]
+pub struct LearningCurveArgs {
+    /// Training pool (repeatable: several sites).
+    #[arg(long, required = true, value_name = "DIR|CSV")]
+    pub data: Vec<PathBuf>,
+    /// Validation data (repeatable), the same for every size.
+    #[arg(long, required = true, value_name = "DIR|CSV")]
+    pub val: Vec<PathBuf>,
+    /// Test data (repeatable), the same for every size.
+    #[arg(long, required = true, value_name = "DIR|CSV")]
+    pub test: Vec<PathBuf>,
+    /// Subset sizes (number of training studies).
+    #[arg(long, default_value = "25,50,100,200,400", value_delimiter = ',')]
+    pub sizes: Vec<usize>,
+    /// Output folder.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Score at most this many test studies per --test (evenly picked).
+    #[arg(long)]
+    pub max_test: Option<usize>,
+    #[command(flatten)]
+    pub hp: TrainHyper,
+}
+
+/// `strokeseg evaluate`.
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// Predictions: a `strokeseg segment --out` folder or a folder of mask NIfTI files.
+    #[arg(long, value_name = "DIR")]
+    pub pred: PathBuf,
+    /// Truth: a dataset folder (sub-*/ with *_msk.nii.gz) or a folder of mask NIfTI files.
+    #[arg(long, value_name = "DIR")]
+    pub truth: PathBuf,
+    /// Per-lesion regions: a synth manifest.json or lesions.csv (default: TRUTH/manifest.json
+    /// when present).
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    /// Where to write metrics.json, cases.csv, summary.md and the plots.
+    #[arg(long, value_name = "DIR", default_value = "evaluation")]
+    pub out: PathBuf,
+    /// Bootstrap resamples for the 95% confidence intervals (0: none).
+    #[arg(long, default_value_t = 2000)]
+    pub bootstrap: usize,
+    /// Seed of the bootstrap.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 /// `strokeseg validate`.
@@ -109,6 +299,63 @@ pub struct SegmentArgs {
     /// Also write the probability map.
     #[arg(long)]
     pub prob: bool,
+    /// Also write DICOM results into DIR/<study>/: seg.dcm (DICOM Segmentation of the lesion
+    /// mask over the source DWI slices) and sc-1.dcm (the overlay as Secondary Capture), new
+    /// series in the source study. Needs DICOM input.
+    #[arg(long, value_name = "DIR")]
+    pub dicom_out: Option<PathBuf>,
+    #[command(flatten)]
+    pub location: LocationArgs,
+}
+
+/// Lesion location: registration to MNI and atlas lookup.
+#[derive(Debug, Args)]
+pub struct LocationArgs {
+    /// Atlas folder: the JHU arterial-territory atlas release (lobe_atlas_padding.nii.gz,
+    /// ArterialAtlas_padding.nii.gz); default $STROKESEG_ATLAS. Without one, lesion location
+    /// uses a coarse supratentorial/brainstem/cerebellum rule. See docs/location.md.
+    #[arg(long, value_name = "DIR")]
+    pub atlas: Option<PathBuf>,
+    /// Skip registration (location from a moments-based MNI approximation).
+    #[arg(long)]
+    pub no_register: bool,
+}
+
+/// `strokeseg register`.
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    #[command(flatten)]
+    pub study: StudyArgs,
+    /// Output folder (one sub-folder per study).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub location: LocationArgs,
+}
+
+/// `strokeseg serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML configuration file (every key optional; see README).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data folder (received studies, results, job database); overrides the config.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// HTTP address host:port; overrides the config.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<String>,
+    /// DICOM listener address host:port; overrides the config.
+    #[arg(long, value_name = "ADDR")]
+    pub dicom: Option<String>,
+    /// Seconds without a new instance after which a study is complete; overrides the config.
+    #[arg(long, value_name = "S")]
+    pub quiet_period: Option<f64>,
+    /// Print the configuration in force as TOML and exit.
+    #[arg(long)]
+    pub print_config: bool,
+    #[command(flatten)]
+    pub model: ModelArgs,
 }
 
 /// `strokeseg calibrate`.
@@ -150,9 +397,16 @@ pub struct TrainArgs {
     /// Output model folder.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Continue the run in OUT from its last checkpoint.
+    /// Continue the run in OUT from its last checkpoint (weights and AdamW moments).
     #[arg(long)]
     pub resume: bool,
+    #[command(flatten)]
+    pub hp: TrainHyper,
+}
+
+/// Network, schedule and sampling flags shared by `train` and `learning-curve`.
+#[derive(Debug, Args, Clone)]
+pub struct TrainHyper {
     /// Epochs.
     #[arg(long, default_value_t = 50)]
     pub epochs: usize,
@@ -174,8 +428,9 @@ pub struct TrainArgs {
     /// U-Net down-samplings.
     #[arg(long, default_value_t = 3)]
     pub depth: usize,
-    /// Target voxel size x,y,z in mm.
-    #[arg(long, default_value = "1.6,1.6,4.0", value_delimiter = ',')]
+    /// Target voxel size x,y,z in mm (default: planned from the training studies' headers,
+    /// nnU-Net's median rule; recorded in plan.json).
+    #[arg(long, value_delimiter = ',')]
     pub spacing: Vec<f64>,
     /// Training patch D,H,W (slices, rows, columns).
     #[arg(long, default_value = "16,64,64", value_delimiter = ',')]

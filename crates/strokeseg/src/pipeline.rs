@@ -6,9 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 use strokeseg_core::{Mask, Volume};
 use strokeseg_io::Study;
-use strokeseg_measure::{
-    find_lesions, Lesion, LesionConfig, MniApprox, OperatingPoint, TemplateMoments,
-};
+use strokeseg_measure::{find_lesions, Lesion, LesionConfig, OperatingPoint};
 use strokeseg_model::{cpu_device, load, UNet3d};
 use strokeseg_preproc::{dilate_mm, prepare};
 use strokeseg_train::training::predict_volume;
@@ -40,6 +38,9 @@ pub struct Segmenter {
     pub operating_points: Vec<OperatingPoint>,
     /// Mirror test-time augmentation.
     pub tta: bool,
+    /// Registration template and atlas for lesion location (`None`: moments approximation
+    /// and the coarse region rule). Set by the caller after [`Segmenter::load`].
+    pub locator: Option<strokeseg_atlas::Locator>,
 }
 
 /// Wall-clock seconds of each stage.
@@ -53,6 +54,8 @@ pub struct Timing {
     pub network: f64,
     /// Back to the native grid, lesions, location.
     pub postprocess: f64,
+    /// Of which: registration to MNI.
+    pub register: f64,
     /// Writing outputs (filled in by the caller).
     pub write: f64,
 }
@@ -71,6 +74,8 @@ pub struct Segmentation {
     pub inputs_used: Vec<&'static str>,
     /// Stage timings.
     pub timing: Timing,
+    /// Where the lesions are (registration, atlas shares or the coarse rule).
+    pub location: strokeseg_atlas::StudyLocation,
 }
 
 impl Segmenter {
@@ -102,6 +107,7 @@ impl Segmenter {
             model,
             operating_points,
             tta: false,
+            locator: None,
         })
     }
 
@@ -128,8 +134,16 @@ impl Segmenter {
             dilate_mm(brain.data(), self.plan.prep.mask_dilate_mm, sp),
             &p.native,
         );
-        let mni = MniApprox::fit(&brain, &TemplateMoments::mni_icbm152_2009a());
-        let (mask, lesions) = find_lesions(&prob, Some(&search), &|x| mni.to_mni(x), lesion_cfg);
+        let t_reg = Instant::now();
+        let reg = self
+            .locator
+            .as_ref()
+            .map(|l| l.register(&study.dwi, &brain));
+        let register = t_reg.elapsed().as_secs_f64();
+        let (to_mni, _) = strokeseg_atlas::mni_map(reg.as_ref(), &brain);
+        let (mask, lesions) = find_lesions(&prob, Some(&search), &*to_mni, lesion_cfg);
+        let atlas = self.locator.as_ref().and_then(|l| l.atlas.as_ref());
+        let location = strokeseg_atlas::describe(reg.as_ref(), atlas, &brain, &mask, &lesions);
         let score = prob
             .data()
             .iter()
@@ -153,8 +167,10 @@ impl Segmenter {
                 preprocess,
                 network,
                 postprocess,
+                register,
                 write: 0.0,
             },
+            location,
         }
     }
 }

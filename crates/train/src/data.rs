@@ -20,6 +20,172 @@ pub struct CaseRef {
     pub mask: PathBuf,
 }
 
+/// A study on disk with or without a lesion mask (for unsupervised adaptation).
+#[derive(Debug, Clone)]
+pub struct StudyRef {
+    /// Identifier (subject label or file stem).
+    pub id: String,
+    /// Site or source folder name.
+    pub site: String,
+    /// What to load.
+    pub spec: StudySpec,
+    /// Lesion mask (NIfTI), when there is one.
+    pub mask: Option<PathBuf>,
+}
+
+/// Every study in `root`, labelled or not: `sub-*` folders (mask found as [`discover`] does,
+/// else none), or a CSV manifest whose `mask` column may be missing or empty.
+///
+/// # Errors
+/// [`InputError`] when the folder or CSV is unreadable or holds no study.
+pub fn discover_studies(root: &Path) -> Result<Vec<StudyRef>, InputError> {
+    if root.is_file() {
+        return from_csv_any(root);
+    }
+    let site = root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let out: Vec<StudyRef> = sub_dirs(root)?
+        .into_iter()
+        .map(|d| {
+            let id = d
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            StudyRef {
+                mask: find_mask(root, &d, &id),
+                id,
+                site: site.clone(),
+                spec: StudySpec {
+                    paths: vec![d],
+                    ..Default::default()
+                },
+            }
+        })
+        .collect();
+    if out.is_empty() {
+        return Err(InputError::Empty {
+            path: root.to_path_buf(),
+            reason: "no sub-* study folders found".into(),
+        });
+    }
+    Ok(out)
+}
+
+fn from_csv_any(path: &Path) -> Result<Vec<StudyRef>, InputError> {
+    let base = path.parent().unwrap_or(Path::new("."));
+    let mut r = csv::Reader::from_path(path)
+        .map_err(|e| InputError::Usage(format!("{}: {e}", path.display())))?;
+    let headers = r
+        .headers()
+        .map_err(|e| InputError::Usage(format!("{}: {e}", path.display())))?
+        .clone();
+    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
+    let Some(dwi) = col("dwi") else {
+        return Err(InputError::Usage(format!(
+            "{}: needs a `dwi` column",
+            path.display()
+        )));
+    };
+    let (mask, adc, b0, site, id) = (col("mask"), col("adc"), col("b0"), col("site"), col("id"));
+    let mut out = Vec::new();
+    for (n, rec) in r.records().enumerate() {
+        let rec =
+            rec.map_err(|e| InputError::Usage(format!("{}: row {}: {e}", path.display(), n + 2)))?;
+        let get = |c: Option<usize>| {
+            c.and_then(|c| rec.get(c))
+                .filter(|s| !s.is_empty())
+                .map(|s| base.join(s))
+        };
+        out.push(StudyRef {
+            id: id
+                .and_then(|c| rec.get(c))
+                .map(String::from)
+                .unwrap_or_else(|| format!("row{}", n + 2)),
+            site: site
+                .and_then(|c| rec.get(c))
+                .map(String::from)
+                .unwrap_or_else(|| "csv".into()),
+            spec: StudySpec {
+                paths: vec![],
+                dwi: Some(get(Some(dwi)).ok_or_else(|| {
+                    InputError::Usage(format!("{}: row {}: empty dwi", path.display(), n + 2))
+                })?),
+                adc: get(adc),
+                b0: get(b0),
+            },
+            mask: get(mask),
+        });
+    }
+    if out.is_empty() {
+        return Err(InputError::Empty {
+            path: path.to_path_buf(),
+            reason: "no rows".into(),
+        });
+    }
+    Ok(out)
+}
+
+fn sub_dirs(root: &Path) -> Result<Vec<PathBuf>, InputError> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .map_err(|e| InputError::io(root, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_dir()
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("sub-"))
+        })
+        .collect();
+    dirs.sort();
+    Ok(dirs)
+}
+
+/// Loads and prepares a study; without a mask the label is empty (`has_lesion` false), which
+/// only unsupervised objectives may use.
+///
+/// # Errors
+/// [`InputError`] from reading the study or its mask.
+pub fn load_study(
+    r: &StudyRef,
+    prep: &PrepConfig,
+    multiple: [usize; 3],
+) -> Result<Case, InputError> {
+    if let Some(mask) = &r.mask {
+        return load_case(
+            &CaseRef {
+                id: r.id.clone(),
+                site: r.site.clone(),
+                spec: r.spec.clone(),
+                mask: mask.clone(),
+            },
+            prep,
+            multiple,
+        );
+    }
+    let study = Study::load(&r.spec)?;
+    let p = prepare(&study, prep, multiple);
+    let (_, d, h, w) = p.input.dim();
+    Ok(Case {
+        id: r.id.clone(),
+        site: r.site.clone(),
+        label: Array3::zeros((d, h, w)),
+        lesion_voxels: Vec::new(),
+        brain_voxels: brain_voxels(&p),
+        has_lesion: false,
+        input: p.input,
+    })
+}
+
+fn brain_voxels(p: &strokeseg_preproc::Prepared) -> Vec<[usize; 3]> {
+    p.brain
+        .data()
+        .indexed_iter()
+        .filter(|((x, y, z), &b)| b && (x + y + z) % 7 == 0)
+        .map(|((x, y, z), _)| [z, y, x])
+        .collect()
+}
+
 /// A prepared, labelled study in memory.
 #[derive(Debug, Clone)]
 pub struct Case {
@@ -84,18 +250,8 @@ pub fn discover(root: &Path) -> Result<Vec<CaseRef>, InputError> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
-        .map_err(|e| InputError::io(root, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_dir()
-                && p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("sub-"))
-        })
-        .collect();
-    dirs.sort();
     let mut out = Vec::new();
-    for d in dirs {
+    for d in sub_dirs(root)? {
         let id = d
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -199,13 +355,7 @@ pub fn load_case(c: &CaseRef, prep: &PrepConfig, multiple: [usize; 3]) -> Result
         .filter(|(_, &v)| v >= 0.25)
         .map(|((a, b, c), _)| [a, b, c])
         .collect();
-    let brain_voxels: Vec<[usize; 3]> = p
-        .brain
-        .data()
-        .indexed_iter()
-        .filter(|((x, y, z), &b)| b && (x + y + z) % 7 == 0)
-        .map(|((x, y, z), _)| [z, y, x])
-        .collect();
+    let brain_voxels = brain_voxels(&p);
     Ok(Case {
         id: c.id.clone(),
         site: c.site.clone(),

@@ -1,15 +1,19 @@
 //! Training for strokeseg: labelled data in, a model folder out (plan, weights, operating
 //! points, metrics, model card).
 //!
-//! Owns: data discovery and loading, patch sampling and augmentation, the training loop with
-//! validation and checkpoints, calibration of operating points, adaptation. Must not touch:
-//! serving or report formats.
+//! Owns: data discovery and loading, the plan (with the target spacing planned from the
+//! training set, [`spacing`]), patch sampling and augmentation, the training loop with
+//! validation, checkpoints, exact resume and early stopping (also used to fine-tune or adapt a
+//! loaded model, [`train_from`]), subset selection for learning curves and adaptation
+//! ([`subsets`]). Must not touch: serving, scoring or report formats.
 #![warn(missing_docs)]
 
 pub mod data;
 pub mod plan;
 pub mod sampler;
+pub mod spacing;
+pub mod subsets;
 pub mod training;
 
 pub use plan::Plan;
-pub use training::{train, TrainConfig, TrainState};
+pub use training::{train, train_from, Objective, Start, TrainConfig, TrainState};

@@ -6,6 +6,8 @@ use std::path::Path;
 use strokeseg_model::UNet3dConfig;
 use strokeseg_preproc::PrepConfig;
 
+use crate::spacing::SpacingPlan;
+
 /// File name of the plan in a model folder.
 pub const PLAN_FILE: &str = "plan.json";
 
@@ -24,6 +26,9 @@ pub struct Plan {
     pub training_data: Vec<String>,
     /// True when every training study was synthetic.
     pub synthetic_only: bool,
+    /// How `prep.spacing_mm` was chosen (absent in plans written before spacing planning).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spacing_plan: Option<SpacingPlan>,
 }
 
 impl Plan {

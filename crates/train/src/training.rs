@@ -1,5 +1,8 @@
 //! The training loop: patches from the training cases, AdamW with warm-up and poly decay,
-//! validation Dice after every epoch, best and last checkpoints, a CSV log, and resume.
+//! validation after every epoch, best and last checkpoints (the last with the AdamW moments, so
+//! `--resume` continues exactly), optional early stopping, a CSV log, and resume. The same loop
+//! fine-tunes a loaded model with some parts frozen, or adapts it without labels by entropy
+//! minimisation (see [`Objective`]).
 
 use crate::data::Case;
 use crate::plan::Plan;
@@ -11,7 +14,43 @@ use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use strokeseg_infer::{sliding_window, WindowConfig};
-use strokeseg_model::{load, predict, save, Device, Trainer, UNet3d};
+use strokeseg_model::{
+    load, predict, save, Device, TrainableParts, Trainer, UNet3d, OPTIMIZER_FILE,
+};
+
+/// What the loop optimises, and what "validation" measures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Objective {
+    /// Dice + BCE against the labels; validation metric: mean Dice of the validation cases
+    /// with a lesion.
+    #[default]
+    Supervised,
+    /// Mean binary entropy of the predictions (no labels; TENT); validation metric: minus the
+    /// mean entropy of the predictions inside the validation cases' brains.
+    Entropy,
+}
+
+/// Where a run starts: fresh weights from the plan, or a loaded model with only some parts
+/// trainable.
+#[derive(Clone, Copy)]
+pub struct Start<'a> {
+    /// Initial weights (`None`: initialise from `plan.model`).
+    pub init: Option<&'a UNet3d>,
+    /// Parameters the optimiser may change.
+    pub parts: TrainableParts,
+}
+
+impl Start<'_> {
+    /// A fresh model, every parameter trainable.
+    #[must_use]
+    pub fn fresh() -> Self {
+        Start {
+            init: None,
+            parts: TrainableParts::All,
+        }
+    }
+}
 
 /// Training schedule and sampling.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -30,6 +69,12 @@ pub struct TrainConfig {
     pub patch: PatchConfig,
     /// Seed of sampling and augmentation.
     pub seed: u64,
+    /// Stop when the validation metric has not improved for this many epochs.
+    #[serde(default)]
+    pub patience: Option<usize>,
+    /// What is optimised.
+    #[serde(default)]
+    pub objective: Objective,
 }
 
 /// Progress of a run, saved as `state.json` after every epoch (what `--resume` reads).
@@ -39,12 +84,18 @@ pub struct TrainState {
     pub epoch: usize,
     /// Steps completed.
     pub step: usize,
-    /// Best validation Dice so far.
+    /// Best validation metric so far (Dice; minus the entropy for [`Objective::Entropy`]).
     pub best_dice: f64,
-    /// Epoch of the best checkpoint.
+    /// Epoch of the best checkpoint (0: the initial weights of a fine-tuning run).
     pub best_epoch: usize,
-    /// Per epoch: (mean training loss, validation Dice).
+    /// Per epoch: (mean training loss, validation metric).
     pub history: Vec<(f32, f64)>,
+    /// Validation metric of the initial weights of a fine-tuning run (epoch 0).
+    #[serde(default)]
+    pub baseline: Option<f64>,
+    /// True when early stopping ended the run.
+    #[serde(default)]
+    pub stopped_early: bool,
 }
 
 /// What the loop reports after each step or epoch.
@@ -111,6 +162,35 @@ pub fn validate(model: &UNet3d, plan: &Plan, cases: &[Case]) -> (f64, Vec<Array3
     (mean, probs)
 }
 
+/// Mean binary entropy (nats) of the predicted probabilities inside the brain (voxels whose
+/// DWI channel is not zero), averaged over `cases`.
+#[must_use]
+pub fn mean_entropy(model: &UNet3d, plan: &Plan, cases: &[Case]) -> f64 {
+    let mut per_case = Vec::with_capacity(cases.len());
+    for c in cases {
+        let p = predict_volume(model, &c.input, plan.window, false);
+        let dwi = c.input.index_axis(Axis(0), 0);
+        let (mut sum, mut n) = (0.0f64, 0usize);
+        for (&q, &x) in p.iter().zip(dwi.iter()) {
+            if x != 0.0 {
+                let q = f64::from(q).clamp(1e-7, 1.0 - 1e-7);
+                sum -= q * q.ln() + (1.0 - q) * (1.0 - q).ln();
+                n += 1;
+            }
+        }
+        per_case.push(sum / n.max(1) as f64);
+    }
+    per_case.iter().sum::<f64>() / per_case.len().max(1) as f64
+}
+
+/// The validation metric of `objective` (higher is better).
+fn metric(model: &UNet3d, plan: &Plan, cases: &[Case], objective: Objective) -> f64 {
+    match objective {
+        Objective::Supervised => validate(model, plan, cases).0,
+        Objective::Entropy => -mean_entropy(model, plan, cases),
+    }
+}
+
 fn batch<R: Rng>(
     rng: &mut R,
     cases: &[Case],
@@ -175,14 +255,48 @@ pub fn checkpoint_dir(out: &Path, which: &str) -> PathBuf {
     out.join("checkpoints").join(which)
 }
 
-/// Trains (or resumes) on (training, validation) cases into `out`: `plan.json`, `checkpoints/{last,best}/`, `state.json`,
-/// `train_log.csv`. Returns the final state.
+/// Trains (or resumes) a fresh model on (training, validation) cases into `out`: `plan.json`,
+/// `checkpoints/{last,best}/` (last with `optimizer.bpk`), `state.json`, `train_log.csv`.
+/// Returns the final state.
 ///
 /// # Errors
 /// File-system and model-file errors, as text naming the path.
 pub fn train(
     plan: &Plan,
     cfg: &TrainConfig,
+    cases: (&[Case], &[Case]),
+    out: &Path,
+    resume: bool,
+    device: &Device,
+    on: &mut dyn FnMut(Event<'_>),
+) -> Result<TrainState, String> {
+    train_from(plan, cfg, Start::fresh(), cases, out, resume, device, on)
+}
+
+fn read_state(path: &Path) -> Result<TrainState, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), String> {
+    std::fs::write(path, serde_json::to_string_pretty(v).unwrap_or_default())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// [`train`] from a given start: a loaded model with only `start.parts` trainable, and
+/// `cfg.objective` as the loss. A run that starts from given weights scores them first
+/// (epoch 0, [`TrainState::baseline`]) and keeps them as the best checkpoint until an epoch
+/// beats them, so fine-tuning never ends worse than it began on the validation cases. On
+/// resume the start weights are ignored: the last checkpoint and its AdamW moments are loaded
+/// and `start.parts` applied again.
+///
+/// # Errors
+/// File-system and model-file errors, as text naming the path.
+#[allow(clippy::too_many_arguments)]
+pub fn train_from(
+    plan: &Plan,
+    cfg: &TrainConfig,
+    start: Start<'_>,
     (train_cases, val_cases): (&[Case], &[Case]),
     out: &Path,
     resume: bool,
@@ -190,32 +304,51 @@ pub fn train(
     on: &mut dyn FnMut(Event<'_>),
 ) -> Result<TrainState, String> {
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    if train_cases.is_empty() {
+        return Err(format!("{}: no training cases", out.display()));
+    }
     let state_path = out.join("state.json");
-    let (mut trainer, mut state) = if resume && state_path.is_file() {
-        let s: TrainState = serde_json::from_str(
-            &std::fs::read_to_string(&state_path)
-                .map_err(|e| format!("{}: {e}", state_path.display()))?,
-        )
-        .map_err(|e| format!("{}: {e}", state_path.display()))?;
-        let (m, c) = load(&checkpoint_dir(out, "last"), device).map_err(|e| e.to_string())?;
+    let last = checkpoint_dir(out, "last");
+    // A state of epoch 0 (only the baseline of a fine-tuning run was scored) has no last
+    // checkpoint yet: start over.
+    let prior = if resume && state_path.is_file() {
+        Some(read_state(&state_path)?).filter(|s| s.epoch > 0)
+    } else {
+        None
+    };
+    let resuming = prior.is_some();
+    let (mut trainer, mut state) = if let Some(s) = prior {
+        let (m, c) = load(&last, device).map_err(|e| e.to_string())?;
+        let mut t = Trainer::from_model(m.with_trainable(start.parts), &c, device);
+        let opt = last.join(OPTIMIZER_FILE);
+        if opt.is_file() {
+            t.load_optimizer(&opt).map_err(|e| e.to_string())?;
+        } else {
+            tracing::warn!(
+                "{}: no optimizer state; AdamW restarts from zero moments",
+                opt.display()
+            );
+        }
         tracing::info!(
-            "resuming at epoch {} (step {}), best Dice {:.3}",
+            "resuming at epoch {} (step {}), best {:.3}",
             s.epoch,
             s.step,
             s.best_dice
         );
-        (Trainer::from_model(m, &c, device), s)
+        (t, s)
     } else {
-        (Trainer::new(&plan.model, device), TrainState::default())
+        let t = match start.init {
+            Some(m) => {
+                Trainer::from_model(m.clone().with_trainable(start.parts), &plan.model, device)
+            }
+            None => Trainer::new(&plan.model, device),
+        };
+        (t, TrainState::default())
     };
     plan.save(out).map_err(|e| e.to_string())?;
-    std::fs::write(
-        out.join("train_config.json"),
-        serde_json::to_string_pretty(cfg).unwrap_or_default(),
-    )
-    .map_err(|e| format!("{}: {e}", out.display()))?;
+    write_json(&out.join("train_config.json"), cfg)?;
     let log_path = out.join("train_log.csv");
-    let new_log = !log_path.is_file() || !resume;
+    let new_log = !log_path.is_file() || !resuming;
     let mut log = std::fs::OpenOptions::new()
         .create(true)
         .append(!new_log)
@@ -223,11 +356,27 @@ pub fn train(
         .truncate(new_log)
         .open(&log_path)
         .map_err(|e| format!("{}: {e}", log_path.display()))?;
+    let val_name = match cfg.objective {
+        Objective::Supervised => "val_dice",
+        Objective::Entropy => "val_neg_entropy",
+    };
     if new_log {
-        writeln!(log, "epoch,step,train_loss,val_dice,lr,seconds").map_err(|e| e.to_string())?;
+        writeln!(log, "epoch,step,train_loss,{val_name},lr,seconds").map_err(|e| e.to_string())?;
+    }
+    if !resuming {
+        if let Some(m) = start.init {
+            let t0 = std::time::Instant::now();
+            let m0 = metric(m, plan, val_cases, cfg.objective);
+            state.baseline = Some(m0);
+            state.best_dice = m0;
+            save(m, &plan.model, &checkpoint_dir(out, "best")).map_err(|e| e.to_string())?;
+            writeln!(log, "0,0,,{m0:.4},,{:.1}", t0.elapsed().as_secs_f64())
+                .map_err(|e| e.to_string())?;
+            write_json(&state_path, &state)?;
+        }
     }
     // One RNG stream per epoch, so a resumed run samples what the uninterrupted one would.
-    while state.epoch < cfg.epochs {
+    while state.epoch < cfg.epochs && !state.stopped_early {
         let t0 = std::time::Instant::now();
         let mut rng =
             ChaCha8Rng::seed_from_u64(cfg.seed ^ (state.epoch as u64).wrapping_mul(0x9E37_79B9));
@@ -235,22 +384,39 @@ pub fn train(
         for _ in 0..cfg.steps_per_epoch {
             let (x, y) = batch(&mut rng, train_cases, &cfg.patch, cfg.batch_size);
             let lr = lr_at(cfg, state.step);
-            let loss = trainer.step(x, y, lr);
+            let loss = match cfg.objective {
+                Objective::Supervised => trainer.step(x, y, lr),
+                Objective::Entropy => trainer.step_entropy(x, lr),
+            };
             loss_sum += loss;
             state.step += 1;
             on(Event::Step(state.step, loss));
         }
         let model = trainer.model();
-        let (val_dice, _) = validate(&model, plan, val_cases);
+        let val = metric(&model, plan, val_cases, cfg.objective);
         state.epoch += 1;
         let mean_loss = loss_sum / cfg.steps_per_epoch.max(1) as f32;
-        state.history.push((mean_loss, val_dice));
-        save(&model, trainer.config(), &checkpoint_dir(out, "last")).map_err(|e| e.to_string())?;
-        if val_dice >= state.best_dice || state.epoch == 1 {
-            state.best_dice = val_dice;
+        state.history.push((mean_loss, val));
+        save(&model, trainer.config(), &last).map_err(|e| e.to_string())?;
+        trainer
+            .save_optimizer(&last.join(OPTIMIZER_FILE))
+            .map_err(|e| e.to_string())?;
+        if val >= state.best_dice || (state.baseline.is_none() && state.epoch == 1) {
+            state.best_dice = val;
             state.best_epoch = state.epoch;
             save(&model, trainer.config(), &checkpoint_dir(out, "best"))
                 .map_err(|e| e.to_string())?;
+        }
+        if cfg
+            .patience
+            .is_some_and(|p| state.epoch - state.best_epoch >= p && state.epoch < cfg.epochs)
+        {
+            tracing::info!(
+                "early stop after epoch {}: no improvement since epoch {}",
+                state.epoch,
+                state.best_epoch
+            );
+            state.stopped_early = true;
         }
         writeln!(
             log,
@@ -258,17 +424,13 @@ pub fn train(
             state.epoch,
             state.step,
             mean_loss,
-            val_dice,
+            val,
             lr_at(cfg, state.step),
             t0.elapsed().as_secs_f64()
         )
         .map_err(|e| e.to_string())?;
         log.flush().map_err(|e| e.to_string())?;
-        std::fs::write(
-            &state_path,
-            serde_json::to_string_pretty(&state).unwrap_or_default(),
-        )
-        .map_err(|e| format!("{}: {e}", state_path.display()))?;
+        write_json(&state_path, &state)?;
         on(Event::Epoch(&state));
     }
     Ok(state)

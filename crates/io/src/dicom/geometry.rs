@@ -2,6 +2,7 @@
 //! normal, combination of directions/repeats, spacing checks and the RAS+ affine.
 
 use super::attrs::B0_THRESHOLD;
+use super::provenance::{DicomSlices, SourceImage, SourceSlice};
 use super::read::Frame;
 use super::{BVolume, DicomSeries};
 use crate::error::InputError;
@@ -82,6 +83,11 @@ pub(crate) fn assemble_series(
         first.image_type.clone(),
         first.series_number,
     );
+    let (study_uid, frame_of_reference_uid, patient_study) = (
+        first.study_uid.clone(),
+        first.frame_of_reference_uid.clone(),
+        (*first.header).clone(),
+    );
     let mut volumes = Vec::new();
     for (b, group) in group_by_b(frames) {
         let v = build_volume(&ctx, b, group)?;
@@ -105,6 +111,9 @@ pub(crate) fn assemble_series(
         n_files,
         folder,
         volumes,
+        study_uid,
+        frame_of_reference_uid,
+        patient_study,
     }))
 }
 
@@ -217,6 +226,7 @@ fn build_volume(ctx: &Ctx, b: Option<f64>, frames: Vec<Frame>) -> Result<BVolume
         return Err(ctx.err(format!("{bl}: images without geometry")));
     };
     let (rows, cols) = (f0.rows, f0.cols);
+    let (thickness, between) = (f0.slice_thickness, f0.spacing_between_slices);
     let single_slice_spacing = f0
         .spacing_between_slices
         .filter(|s| *s > 0.0)
@@ -264,6 +274,15 @@ fn build_volume(ctx: &Ctx, b: Option<f64>, frames: Vec<Frame>) -> Result<BVolume
     }
     let d: Vec<f64> = slices.iter().map(|s| dist(&s[0])).collect();
     check_spacing(ctx, &bl, &d)?;
+    let dicom = DicomSlices {
+        rows,
+        columns: cols,
+        orientation: o,
+        pixel_spacing: ps,
+        slice_thickness: thickness,
+        spacing_between_slices: between,
+        slices: slices.iter().map(|s| source_slice(s)).collect(),
+    };
 
     let nk = slices.len();
     let step = if nk > 1 {
@@ -295,7 +314,24 @@ fn build_volume(ctx: &Ctx, b: Option<f64>, frames: Vec<Frame>) -> Result<BVolume
         b_value: b,
         n_combined: n,
         volume,
+        dicom,
     })
+}
+
+/// The source images of one slice position.
+fn source_slice(frames: &[Frame]) -> SourceSlice {
+    SourceSlice {
+        images: frames
+            .iter()
+            .map(|f| SourceImage {
+                path: f.path.clone(),
+                sop_class_uid: f.sop_class_uid.clone(),
+                sop_instance_uid: f.sop_instance_uid.clone(),
+                frame_number: f.multi_frame.then_some(f.frame + 1),
+                position: f.position.unwrap_or_default(),
+            })
+            .collect(),
+    }
 }
 
 /// Voxel-wise combination of the images of one slice position: geometric mean for

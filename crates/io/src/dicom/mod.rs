@@ -7,6 +7,7 @@
 
 mod attrs;
 mod geometry;
+pub mod provenance;
 mod read;
 #[cfg(test)]
 mod tests;
@@ -17,7 +18,8 @@ mod tests_real;
 mod write;
 
 pub use attrs::{b_value, B0_THRESHOLD};
-pub use write::{new_uid, uid_from, write_enhanced_mr, write_mr_series, SeriesWriteOptions};
+pub use provenance::{DicomProvenance, DicomSlices, SourceImage, SourceSlice};
+pub use write::{ds, new_uid, uid_from, write_enhanced_mr, write_mr_series, SeriesWriteOptions};
 
 use crate::error::InputError;
 use read::{FileOutcome, Frame};
@@ -34,6 +36,8 @@ pub struct BVolume {
     pub n_combined: usize,
     /// The voxels, rescale slope/intercept applied, on a RAS+ affine.
     pub volume: Volume,
+    /// The source images of each slice (k) and their DICOM geometry.
+    pub dicom: DicomSlices,
 }
 
 /// One DICOM series as found on disk.
@@ -53,6 +57,12 @@ pub struct DicomSeries {
     pub folder: PathBuf,
     /// Volumes, one per b-value group, sorted by increasing b (unknown b first).
     pub volumes: Vec<BVolume>,
+    /// StudyInstanceUID (of the series' first image; empty when absent).
+    pub study_uid: String,
+    /// FrameOfReferenceUID (of the series' first image; empty when absent).
+    pub frame_of_reference_uid: String,
+    /// Patient/study attributes of the series' first image ([`provenance::COPIED_TAGS`]).
+    pub patient_study: dicom_object::InMemDicomObject,
 }
 
 /// Result of scanning a folder.

@@ -11,6 +11,7 @@ use dicom_object::{DefaultDicomObject, OpenFileOptions};
 use dicom_pixeldata::PixelDecoder;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 const FLOAT_PIXEL_DATA: Tag = Tag(0x7FE0, 0x0008);
 const DOUBLE_FLOAT_PIXEL_DATA: Tag = Tag(0x7FE0, 0x0009);
@@ -22,6 +23,14 @@ pub(crate) struct Frame {
     /// Frame number inside the file (0 for single-frame files).
     pub frame: u32,
     pub sop_instance_uid: String,
+    pub sop_class_uid: String,
+    pub study_uid: String,
+    pub frame_of_reference_uid: String,
+    /// Whether the file is a multi-frame instance (has NumberOfFrames), so that references
+    /// to this image need a frame number.
+    pub multi_frame: bool,
+    /// Patient/study attributes to copy into derived objects (shared by a file's frames).
+    pub header: Arc<Obj>,
     pub series_uid: String,
     pub series_number: Option<i64>,
     pub description: String,
@@ -155,6 +164,11 @@ fn frames_of(path: &Path, file: &DefaultDicomObject) -> Result<FileOutcome, Inpu
         path: path.to_path_buf(),
         frame: 0,
         sop_instance_uid: text(obj, tags::SOP_INSTANCE_UID).unwrap_or_default(),
+        sop_class_uid: text(obj, tags::SOP_CLASS_UID).unwrap_or_default(),
+        study_uid: text(obj, tags::STUDY_INSTANCE_UID).unwrap_or_default(),
+        frame_of_reference_uid: text(obj, tags::FRAME_OF_REFERENCE_UID).unwrap_or_default(),
+        multi_frame: obj.get(tags::NUMBER_OF_FRAMES).is_some(),
+        header: Arc::new(super::provenance::copied_attributes(obj)),
         series_uid: text(obj, tags::SERIES_INSTANCE_UID).unwrap_or_default(),
         series_number: int(obj, tags::SERIES_NUMBER),
         description: text(obj, tags::SERIES_DESCRIPTION).unwrap_or_default(),
@@ -407,6 +421,12 @@ pub(super) fn samples(
         }
     };
     Ok(match ba {
+        // Binary segmentations: 8 pixels a byte, least significant bit first, frames packed
+        // back to back (PS3.5 8.1.1).
+        1 => bytes
+            .iter()
+            .flat_map(|&b| (0..8).map(move |i| f64::from((b >> i) & 1)))
+            .collect(),
         8 => bytes.iter().map(|&b| conv(u32::from(b))).collect(),
         16 => bytes
             .chunks_exact(2)
@@ -419,7 +439,7 @@ pub(super) fn samples(
         _ => {
             return Err(InputError::dicom(
                 path,
-                format!("unsupported BitsAllocated {ba} (expected 8, 16 or 32)"),
+                format!("unsupported BitsAllocated {ba} (expected 1, 8, 16 or 32)"),
             ))
         }
     })

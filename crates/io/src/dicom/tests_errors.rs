@@ -254,5 +254,10 @@ fn pixel_sample_formats() {
         read::samples(p, &v, 32, 32, false).unwrap(),
         vec![f64::from(u32::MAX)]
     );
-    assert!(read::samples(p, &[0], 1, 1, false).is_err());
+    // 1-bit (binary segmentations): least significant bit first.
+    assert_eq!(
+        read::samples(p, &[0b0000_0101], 1, 1, false).unwrap(),
+        vec![1.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+    );
+    assert!(read::samples(p, &[0, 0], 12, 12, false).is_err());
 }

@@ -102,7 +102,8 @@ pub fn new_uid() -> String {
 }
 
 /// A decimal string of at most 16 characters (the DS limit), as precise as fits.
-fn ds(v: f64) -> String {
+#[must_use]
+pub fn ds(v: f64) -> String {
     let v = if v.abs() < 1e-12 { 0.0 } else { v };
     for prec in (0..=12).rev() {
         let s = format!("{v:.prec$}");

@@ -7,7 +7,7 @@ mod discover;
 pub use adc::{compute_adc, rough_brain_median, AdcUnits};
 pub use discover::{is_nifti_name, nifti_files, pick, role_from_name, Role};
 
-use crate::dicom::{self, DicomScan, DicomSeries};
+use crate::dicom::{self, DicomProvenance, DicomScan, DicomSeries};
 use crate::error::InputError;
 use crate::nifti_io::{read_bvals, read_nifti, read_volume, sidecar};
 use serde::Serialize;
@@ -84,6 +84,10 @@ pub struct Study {
     pub b_value: Option<f64>,
     /// Everything worth a user's attention (choices made, resampling, missing inputs).
     pub warnings: Vec<String>,
+    /// DICOM identity of the DWI (source instances per slice, geometry, patient/study
+    /// attributes) when it was read from DICOM; `None` for NIfTI input. Needed to write DICOM
+    /// SEG / Secondary Capture results that reference the source.
+    pub dicom: Option<DicomProvenance>,
 }
 
 /// An image found on the way to a study, before assembly.
@@ -99,10 +103,15 @@ struct Found3 {
     adc: Option<Found>,
     b0: Option<Found>,
     warnings: Vec<String>,
+    /// DICOM identity of `dwi`, when it came from a DICOM series.
+    dwi_dicom: Option<DicomProvenance>,
 }
 
 impl Found3 {
     fn set(&mut self, role: Role, f: Found) {
+        if role == Role::Dwi {
+            self.dwi_dicom = None;
+        }
         let slot = match role {
             Role::Dwi => &mut self.dwi,
             Role::Adc => &mut self.adc,
@@ -403,6 +412,15 @@ fn from_dicom(dir: &Path, scan: DicomScan, found: &mut Found3) -> Result<(), Inp
             b: top.b_value,
         },
     );
+    found.dwi_dicom = Some(DicomProvenance {
+        study_instance_uid: chosen.study_uid.clone(),
+        series_instance_uid: chosen.series_uid.clone(),
+        series_number: chosen.series_number,
+        series_description: chosen.description.clone(),
+        frame_of_reference_uid: chosen.frame_of_reference_uid.clone(),
+        patient_study: chosen.patient_study.clone(),
+        geometry: top.dicom.clone(),
+    });
     if let Some(b0) = chosen
         .volumes
         .iter()
@@ -591,6 +609,7 @@ impl Study {
             adc,
             b0,
             mut warnings,
+            dwi_dicom,
         } = found;
         let what = spec
             .paths
@@ -690,6 +709,7 @@ impl Study {
             b0: b0.map(|f| f.vol),
             b_value,
             warnings,
+            dicom: dwi_dicom,
         })
     }
 }

@@ -1,9 +1,17 @@
 //! Subcommand dispatch.
 
+mod adapt;
+mod bench;
 mod calibrate;
 mod demo;
+mod dicom_out;
+mod evaluate;
 mod inspect;
+mod learning_curve;
+mod register;
+mod score;
 mod segment;
+mod serve;
 mod study_args;
 mod synth;
 mod train;
@@ -19,8 +27,14 @@ pub fn run(cmd: Command) -> anyhow::Result<Status> {
         Command::Synth(a) => synth::run(&a),
         Command::Train(a) => train::run(&a),
         Command::Segment(a) => segment::run(&a),
+        Command::Serve(a) => serve::run(&a),
+        Command::Register(a) => register::run(&a),
         Command::Calibrate(a) => calibrate::run(&a),
         Command::Demo(a) => demo::run(&a),
         Command::Validate(a) => validate::run(&a),
+        Command::Evaluate(a) => evaluate::run(&a),
+        Command::Adapt(a) => adapt::run(&a),
+        Command::LearningCurve(a) => learning_curve::run(&a),
+        Command::Bench(a) => bench::run(&a),
     }
 }

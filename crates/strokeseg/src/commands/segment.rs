@@ -26,7 +26,7 @@ pub fn load_segmenter(m: &ModelArgs) -> anyhow::Result<Segmenter> {
     Ok(s)
 }
 
-fn study_name(spec: &StudySpec) -> String {
+pub(crate) fn study_name(spec: &StudySpec) -> String {
     let p = spec
         .paths
         .first()
@@ -107,8 +107,10 @@ pub fn build_report(
             lesion_mask: "lesion_mask.nii.gz".into(),
             probability: prob_file.then(|| "probability.nii.gz".into()),
             overlay_png: "overlay.png".into(),
+            dicom: None,
         },
         timing_s: serde_json::to_value(&seg.timing).unwrap_or_default(),
+        location: serde_json::to_value(&seg.location).ok(),
     }
 }
 
@@ -141,7 +143,14 @@ pub fn summary_line(name: &str, r: &Report) -> String {
             l.region.name()
         ),
     };
-    format!("{name}: {call}; {les}")
+    let loc = r
+        .location
+        .as_ref()
+        .and_then(|l| l.pointer("/summary/text"))
+        .and_then(|t| t.as_str())
+        .filter(|_| !r.lesions.is_empty())
+        .map_or(String::new(), |t| format!("; location: {t}"));
+    format!("{name}: {call}; {les}{loc}")
 }
 
 fn overlay(seg: &Segmentation, study: &Study, r: &Report) -> image::RgbImage {
@@ -219,6 +228,21 @@ pub fn write_outputs(
     input: &str,
     prob: bool,
 ) -> anyhow::Result<Report> {
+    write_outputs_with_dicom(dir, seg, study, s, m, input, prob, None)
+}
+
+/// [`write_outputs`], plus the DICOM SEG and Secondary Capture into `dicom` when given.
+#[allow(clippy::too_many_arguments)]
+pub fn write_outputs_with_dicom(
+    dir: &Path,
+    seg: &mut Segmentation,
+    study: &Study,
+    s: &Segmenter,
+    m: &ModelArgs,
+    input: &str,
+    prob: bool,
+    dicom: Option<&Path>,
+) -> anyhow::Result<Report> {
     let t = Instant::now();
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     write_mask(
@@ -234,9 +258,12 @@ pub fn write_outputs(
         )?;
     }
     let mut r = build_report(seg, study, s, m, input, prob);
-    overlay(seg, study, &r)
-        .save(dir.join("overlay.png"))
+    let pic = overlay(seg, study, &r);
+    pic.save(dir.join("overlay.png"))
         .with_context(|| format!("cannot write {}", dir.join("overlay.png").display()))?;
+    if let Some(d) = dicom {
+        r.files.dicom = Some(super::dicom_out::write(d, seg, study, &r, &pic)?);
+    }
     seg.timing.write = t.elapsed().as_secs_f64();
     r.timing_s = serde_json::to_value(&seg.timing).unwrap_or_default();
     std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(&r)?)
@@ -247,7 +274,11 @@ pub fn write_outputs(
 /// Runs `segment`.
 pub fn run(a: &SegmentArgs) -> anyhow::Result<Status> {
     let specs = specs(&a.study)?;
-    let seg = load_segmenter(&a.model)?;
+    if a.dicom_out.is_some() {
+        super::dicom_out::check_specs(&specs)?;
+    }
+    let mut seg = load_segmenter(&a.model)?;
+    seg.locator = super::register::load_locator(&a.location)?;
     let lcfg = LesionConfig {
         threshold: a.model.threshold,
         min_volume_ml: a.model.min_volume_ml,
@@ -265,6 +296,14 @@ pub fn run(a: &SegmentArgs) -> anyhow::Result<Status> {
             }
             Err(e) => return Err(e.into()),
         };
+        if let (Some(_), Err(e)) = (&a.dicom_out, super::dicom_out::check_study(&study)) {
+            if specs.len() == 1 {
+                return Err(e.into());
+            }
+            eprintln!("error: {e}");
+            status = Status::BadInput;
+            continue;
+        }
         let load_s = t.elapsed().as_secs_f64();
         let mut name = study_name(spec);
         let base = name.clone();
@@ -280,7 +319,8 @@ pub fn run(a: &SegmentArgs) -> anyhow::Result<Status> {
             .or(spec.dwi.as_ref())
             .map(|p| p.display().to_string())
             .unwrap_or_default();
-        let r = write_outputs(
+        let dicom_dir = a.dicom_out.as_ref().map(|d| d.join(&name));
+        let r = write_outputs_with_dicom(
             &a.out.join(&name),
             &mut result,
             &study,
@@ -288,6 +328,7 @@ pub fn run(a: &SegmentArgs) -> anyhow::Result<Status> {
             &a.model,
             &input,
             a.prob,
+            dicom_dir.as_deref(),
         )?;
         println!("{}", summary_line(&name, &r));
     }

@@ -1,16 +1,19 @@
 //! `strokeseg train`: load and prepare the data, then run the training loop with progress.
 
-use crate::cli::TrainArgs;
+use crate::cli::{TrainArgs, TrainHyper};
 use crate::Status;
 use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
 use strokeseg_model::{cpu_device, UNet3dConfig};
 use strokeseg_preproc::{PrepConfig, CHANNELS};
 use strokeseg_train::data::{discover, load_case, Case, CaseRef};
 use strokeseg_train::sampler::PatchConfig;
+use strokeseg_train::spacing;
 use strokeseg_train::training::Event;
-use strokeseg_train::{train, Plan, TrainConfig};
+use strokeseg_train::{train, Objective, Plan, TrainConfig};
 
-fn bar(n: u64, what: &str) -> ProgressBar {
+/// A progress bar in the project's style.
+pub fn bar(n: u64, what: &str) -> ProgressBar {
     let b = ProgressBar::new(n);
     b.set_style(
         ProgressStyle::with_template(&format!(
@@ -41,7 +44,8 @@ pub fn load_all(refs: &[CaseRef], plan: &Plan, what: &str) -> (Vec<Case>, usize)
     (out, bad)
 }
 
-fn refs(dirs: &[std::path::PathBuf]) -> Result<Vec<CaseRef>, strokeseg_io::InputError> {
+/// Every labelled study of `dirs`, in order.
+pub fn refs(dirs: &[PathBuf]) -> Result<Vec<CaseRef>, strokeseg_io::InputError> {
     let mut v = Vec::new();
     for d in dirs {
         v.extend(discover(d)?);
@@ -49,102 +53,166 @@ fn refs(dirs: &[std::path::PathBuf]) -> Result<Vec<CaseRef>, strokeseg_io::Input
     Ok(v)
 }
 
-/// Runs `train`.
-pub fn run(a: &TrainArgs) -> anyhow::Result<Status> {
-    if a.spacing.len() != 3 || a.patch.len() != 3 {
-        eprintln!("error: --spacing and --patch take three comma-separated values");
-        return Ok(Status::BadInput);
-    }
-    let model = UNet3dConfig::new()
-        .with_base_channels(a.base_channels)
-        .with_depth(a.depth)
-        .with_seed(a.seed);
-    if let Err(e) = model.validate() {
-        eprintln!("error: {e}");
-        return Ok(Status::BadInput);
-    }
-    let mult = model.size_multiple();
-    let patch = [a.patch[0], a.patch[1], a.patch[2]];
-    if (0..3).any(|i| patch[i] % mult[i] != 0) {
-        eprintln!(
-            "error: --patch {patch:?} must be a multiple of {mult:?} for depth {}",
-            a.depth
-        );
-        return Ok(Status::BadInput);
-    }
-    let train_refs = refs(&a.data)?;
-    let val_refs = refs(&a.val)?;
-    let synthetic_only = a.data.iter().all(|d| {
+/// True when every folder is synthetic (a `synth` dataset has a manifest.json).
+pub fn all_synthetic(dirs: &[PathBuf]) -> bool {
+    dirs.iter().all(|d| {
         d.join("manifest.json").is_file()
             || d.parent()
                 .is_some_and(|p| p.join("manifest.json").is_file())
-    });
+    })
+}
+
+/// Plan and schedule from the flags; the target spacing is planned from `train_refs`' headers
+/// unless `--spacing` was given. `Err` is a message for the user (bad input).
+pub fn plan_and_config(
+    hp: &TrainHyper,
+    data: &[PathBuf],
+    train_refs: &[CaseRef],
+) -> Result<(Plan, TrainConfig), String> {
+    if !(hp.spacing.is_empty() || hp.spacing.len() == 3) || hp.patch.len() != 3 {
+        return Err("--spacing and --patch take three comma-separated values".into());
+    }
+    if hp.spacing.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
+        return Err(format!(
+            "--spacing {:?}: values must be positive",
+            hp.spacing
+        ));
+    }
+    let model = UNet3dConfig::new()
+        .with_base_channels(hp.base_channels)
+        .with_depth(hp.depth)
+        .with_seed(hp.seed);
+    model.validate().map_err(|e| e.to_string())?;
+    let mult = model.size_multiple();
+    let patch = [hp.patch[0], hp.patch[1], hp.patch[2]];
+    if (0..3).any(|i| patch[i] == 0 || patch[i] % mult[i] != 0) {
+        return Err(format!(
+            "--patch {patch:?} must be a multiple of {mult:?} for depth {}",
+            hp.depth
+        ));
+    }
+    let (spacing_mm, spacing_plan) = if hp.spacing.len() == 3 {
+        let sp = [hp.spacing[0], hp.spacing[1], hp.spacing[2]];
+        (sp, spacing::given(sp))
+    } else {
+        match spacing::plan_from_cases(train_refs) {
+            Some(x) => x,
+            None => {
+                let sp = PrepConfig::default().spacing_mm;
+                tracing::warn!(
+                    "no training study has a readable NIfTI DWI header; spacing {sp:?} (the default)"
+                );
+                let mut p = spacing::given(sp);
+                p.method = "default (no readable headers)".into();
+                (sp, p)
+            }
+        }
+    };
+    for s in spacing_plan.skipped.iter().take(5) {
+        tracing::warn!("spacing planning skipped {s}");
+    }
+    tracing::info!(
+        "target spacing {spacing_mm:?} mm ({}, {} studies)",
+        spacing_plan.method,
+        spacing_plan.studies
+    );
     let plan = Plan {
         prep: PrepConfig {
-            spacing_mm: [a.spacing[0], a.spacing[1], a.spacing[2]],
+            spacing_mm,
             ..PrepConfig::default()
         },
         model,
-        window: [32.max(patch[0]), 128.max(patch[1]), 128.max(patch[2])].map(|x| x),
+        window: [32.max(patch[0]), 128.max(patch[1]), 128.max(patch[2])],
         channels: CHANNELS.iter().map(|s| (*s).to_string()).collect(),
-        training_data: a.data.iter().map(|d| d.display().to_string()).collect(),
-        synthetic_only,
+        training_data: data.iter().map(|d| d.display().to_string()).collect(),
+        synthetic_only: all_synthetic(data),
+        spacing_plan: Some(spacing_plan),
     };
     let cfg = TrainConfig {
-        epochs: a.epochs,
-        steps_per_epoch: a.steps_per_epoch,
-        batch_size: a.batch,
-        lr: a.lr,
-        warmup_steps: (a.steps_per_epoch * a.epochs / 20).clamp(1, 500),
+        epochs: hp.epochs,
+        steps_per_epoch: hp.steps_per_epoch,
+        batch_size: hp.batch,
+        lr: hp.lr,
+        warmup_steps: (hp.steps_per_epoch * hp.epochs / 20).clamp(1, 500),
         patch: PatchConfig {
             size: patch,
             ..PatchConfig::default()
         },
-        seed: a.seed,
+        seed: hp.seed,
+        patience: None,
+        objective: Objective::Supervised,
     };
-    let (train_cases, bad_t) = load_all(&train_refs, &plan, "loading training studies");
-    let step_v = (val_refs.len() as f64 / a.max_val.max(1) as f64).max(1.0);
-    let val_pick: Vec<CaseRef> = (0..val_refs.len().min(a.max_val))
-        .map(|i| val_refs[(i as f64 * step_v) as usize].clone())
-        .collect();
-    let (val_cases, bad_v) = load_all(&val_pick, &plan, "loading validation studies");
-    if train_cases.is_empty() || val_cases.is_empty() {
-        eprintln!("error: no usable training or validation studies");
-        return Ok(Status::BadInput);
-    }
-    eprintln!(
-        "training on {} studies ({} with lesions), validating on {}; {} params; patch {:?}, batch {}",
-        train_cases.len(),
-        train_cases.iter().filter(|c| c.has_lesion).count(),
-        val_cases.len(),
-        plan.model.params(),
-        patch,
-        a.batch
-    );
-    let b = bar((cfg.epochs * cfg.steps_per_epoch) as u64, "train");
+    Ok((plan, cfg))
+}
+
+/// At most `max` studies of `refs`, evenly picked.
+pub fn pick_even(refs: &[CaseRef], max: usize) -> Vec<CaseRef> {
+    let step = (refs.len() as f64 / max.max(1) as f64).max(1.0);
+    (0..refs.len().min(max))
+        .map(|i| refs[(i as f64 * step) as usize].clone())
+        .collect()
+}
+
+/// A progress bar over training steps and the event handler that drives it (per-epoch lines
+/// on stderr).
+pub fn progress(total_steps: usize, what: &str) -> (ProgressBar, impl FnMut(Event<'_>)) {
+    let b = bar(total_steps as u64, what);
+    let b2 = b.clone();
     let mut recent = Vec::new();
-    let mut on = |e: Event<'_>| match e {
+    let on = move |e: Event<'_>| match e {
         Event::Step(step, loss) => {
             recent.push(loss);
             if recent.len() > 20 {
                 recent.remove(0);
             }
-            b.set_position(step as u64);
-            b.set_message(format!(
+            b2.set_position(step as u64);
+            b2.set_message(format!(
                 "loss {:.3}",
                 recent.iter().sum::<f32>() / recent.len() as f32
             ));
         }
         Event::Epoch(s) => {
             let (l, d) = s.history.last().copied().unwrap_or_default();
-            b.suspend(|| {
+            b2.suspend(|| {
                 eprintln!(
-                    "epoch {:>3}: train loss {l:.4}, val Dice {d:.3} (best {:.3} @ {})",
+                    "epoch {:>3}: train loss {l:.4}, val {d:.3} (best {:.3} @ {})",
                     s.epoch, s.best_dice, s.best_epoch
                 )
             });
         }
     };
+    (b, on)
+}
+
+/// Runs `train`.
+pub fn run(a: &TrainArgs) -> anyhow::Result<Status> {
+    let train_refs = refs(&a.data)?;
+    let val_refs = refs(&a.val)?;
+    let (plan, cfg) = match plan_and_config(&a.hp, &a.data, &train_refs) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(Status::BadInput);
+        }
+    };
+    let (train_cases, bad_t) = load_all(&train_refs, &plan, "loading training studies");
+    let val_pick = pick_even(&val_refs, a.hp.max_val);
+    let (val_cases, bad_v) = load_all(&val_pick, &plan, "loading validation studies");
+    if train_cases.is_empty() || val_cases.is_empty() {
+        eprintln!("error: no usable training or validation studies");
+        return Ok(Status::BadInput);
+    }
+    eprintln!(
+        "training on {} studies ({} with lesions), validating on {}; {} params; spacing {:?} mm; patch {:?}, batch {}",
+        train_cases.len(),
+        train_cases.iter().filter(|c| c.has_lesion).count(),
+        val_cases.len(),
+        plan.model.params(),
+        plan.prep.spacing_mm,
+        cfg.patch.size,
+        cfg.batch_size
+    );
+    let (b, mut on) = progress(cfg.epochs * cfg.steps_per_epoch, "train");
     let device = cpu_device();
     let state = train(
         &plan,

@@ -117,7 +117,7 @@ fn demo_segments_a_synthetic_study_with_the_shipped_model() {
     let out = strokeseg(&["demo", "--out", s(d.path()), "--site", "site-c"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
-        out.stdout.contains("\"schema_version\": 1"),
+        out.stdout.contains("\"schema_version\": 2"),
         "{}",
         out.stdout
     );

@@ -1,0 +1,159 @@
+//! The service's one TOML configuration file, with defaults that work on localhost.
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Everything `strokeseg serve` can be told. Every field has a default, so an empty file (or
+/// no file) gives a working service on localhost.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Folder for received instances, results and the job database (created if missing).
+    pub data_dir: PathBuf,
+    /// HTTP API address (port 0: any free port).
+    pub http_addr: SocketAddr,
+    /// DICOM C-STORE listener address (port 0: any free port).
+    pub dicom_addr: SocketAddr,
+    /// Our application entity title.
+    pub ae_title: String,
+    /// Bearer token for every HTTP route. When unset, `token_file` is read; when that is
+    /// missing too, a random token is generated and written there (mode 0600).
+    pub token: Option<String>,
+    /// Where the token lives when `token` is unset (default: DATA_DIR/token).
+    pub token_file: Option<PathBuf>,
+    /// A study is complete when no new instance arrived for this many seconds.
+    pub quiet_period_s: f64,
+    /// Studies processed at the same time (the model already uses every core).
+    pub workers: usize,
+    /// Largest accepted HTTP upload (one DICOM instance), in MiB.
+    pub max_upload_mib: usize,
+    /// Where results go, if anywhere.
+    pub forward: Forward,
+}
+
+/// Destinations for the DICOM results (SEG, Secondary Capture).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Forward {
+    /// Send with C-STORE to this DICOM node.
+    pub dicom: Option<DicomNode>,
+    /// Send with DICOMweb STOW-RS to this service.
+    pub stow: Option<StowTarget>,
+}
+
+/// A remote DICOM node.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DicomNode {
+    /// host:port.
+    pub address: String,
+    /// Its AE title (called AE).
+    pub ae_title: String,
+}
+
+/// A DICOMweb service.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StowTarget {
+    /// Base URL of the DICOMweb service (…/dicom-web); `/studies` is appended.
+    pub url: String,
+    /// HTTP basic-auth user, if needed.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// HTTP basic-auth password.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("strokeseg-serve-data"),
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            dicom_addr: SocketAddr::from(([127, 0, 0, 1], 11112)),
+            ae_title: "STROKESEG".into(),
+            token: None,
+            token_file: None,
+            quiet_period_s: 10.0,
+            workers: 1,
+            max_upload_mib: 512,
+            forward: Forward::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads a TOML file.
+    ///
+    /// # Errors
+    /// The file cannot be read, is not TOML, has unknown keys, or has impossible values.
+    pub fn load(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
+        let c: Config =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        c.validate()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok(c)
+    }
+
+    /// Checks values that TOML types cannot.
+    ///
+    /// # Errors
+    /// A message naming the bad key.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.quiet_period_s.is_finite() && self.quiet_period_s >= 0.0,
+            "quiet_period_s must be a number of seconds >= 0"
+        );
+        anyhow::ensure!(self.workers >= 1, "workers must be at least 1");
+        anyhow::ensure!(
+            !self.ae_title.is_empty() && self.ae_title.len() <= 16,
+            "ae_title must be 1 to 16 characters"
+        );
+        if let Some(t) = &self.token {
+            anyhow::ensure!(t.len() >= 8, "token must be at least 8 characters");
+        }
+        Ok(())
+    }
+
+    /// The configuration as TOML (what `strokeseg serve --print-config` shows).
+    ///
+    /// # Errors
+    /// Serialisation errors (not expected).
+    pub fn to_toml(&self) -> anyhow::Result<String> {
+        Ok(toml::to_string_pretty(self)?)
+    }
+
+    /// The token file path.
+    #[must_use]
+    pub fn token_path(&self) -> PathBuf {
+        self.token_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("token"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_gives_defaults_and_unknown_keys_are_rejected() {
+        let c: Config = toml::from_str("").unwrap();
+        assert_eq!(c, Config::default());
+        assert!(toml::from_str::<Config>("quiet_perod_s = 3").is_err());
+        let c: Config = toml::from_str(
+            "quiet_period_s = 2.5\n[forward.dicom]\naddress = \"127.0.0.1:4242\"\nae_title = \"ORTHANC\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.quiet_period_s, 2.5);
+        assert_eq!(c.forward.dicom.unwrap().ae_title, "ORTHANC");
+        let bad = Config {
+            workers: 0,
+            ..Config::default()
+        };
+        assert!(bad.validate().is_err());
+    }
+}

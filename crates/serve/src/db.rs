@@ -1,0 +1,418 @@
+//! The job store: one SQLite file (WAL mode) holding jobs and the instances received for
+//! each study, so that a restart loses nothing.
+//!
+//! Job life: `receiving` (instances arriving) → `queued` (quiet period passed) →
+//! `processing` → `done` | `failed` | `ignored` (no diffusion series). A job found in
+//! `processing` at start-up was interrupted and goes back to `queued`. Every state change is
+//! one statement or transaction under the connection's mutex, so a job is claimed by exactly
+//! one worker.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use std::path::Path;
+use std::sync::Mutex;
+
+/// Seconds since the Unix epoch.
+#[must_use]
+pub fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// A series that was stored but not processed.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct IgnoredSeries {
+    /// SeriesInstanceUID.
+    pub series_uid: String,
+    /// Modality.
+    pub modality: String,
+    /// Instances received.
+    pub instances: i64,
+    /// Why it is not processed.
+    pub reason: String,
+}
+
+/// One job as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Job {
+    /// Job id.
+    pub id: i64,
+    /// StudyInstanceUID.
+    pub study_uid: String,
+    /// receiving | queued | processing | done | failed | ignored.
+    pub status: String,
+    /// Unix seconds.
+    pub created_at: f64,
+    /// Unix seconds of the last state change.
+    pub updated_at: f64,
+    /// Unix seconds of the last new instance.
+    pub last_instance_at: f64,
+    /// Times processing started (more than 1 after an interruption).
+    pub attempts: i64,
+    /// Diffusion instances of the study.
+    pub n_dwi: i64,
+    /// Other instances of the study (stored, not processed).
+    pub n_other: i64,
+    /// Result summary from the processor.
+    pub summary: Option<serde_json::Value>,
+    /// Why it failed or was ignored.
+    pub error: Option<String>,
+    /// What happened when sending results on.
+    pub forward: Option<serde_json::Value>,
+    /// Series stored but not processed, with reasons.
+    pub ignored_series: Vec<IgnoredSeries>,
+}
+
+/// Fields of a newly received instance.
+pub struct NewInstance<'a> {
+    /// SOPInstanceUID.
+    pub sop_uid: &'a str,
+    /// StudyInstanceUID.
+    pub study_uid: &'a str,
+    /// SeriesInstanceUID.
+    pub series_uid: &'a str,
+    /// Modality.
+    pub modality: &'a str,
+    /// Whether it is processed.
+    pub dwi: bool,
+    /// Why not, when not.
+    pub reason: Option<&'a str>,
+    /// Where it was stored.
+    pub path: &'a str,
+}
+
+/// The database.
+pub struct Db {
+    conn: Mutex<Connection>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    study_uid TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL,
+    last_instance_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    summary TEXT,
+    error TEXT,
+    forward TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_study ON jobs(study_uid);
+CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
+CREATE TABLE IF NOT EXISTS instances (
+    sop_uid TEXT PRIMARY KEY,
+    study_uid TEXT NOT NULL,
+    series_uid TEXT NOT NULL,
+    job_id INTEGER NOT NULL,
+    modality TEXT NOT NULL,
+    dwi INTEGER NOT NULL,
+    reason TEXT,
+    path TEXT NOT NULL,
+    received_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS instances_study ON instances(study_uid);
+";
+
+const JOB_COLS: &str = "id, study_uid, status, created_at, updated_at, last_instance_at, attempts, summary, error, forward";
+
+impl Db {
+    /// Opens (creating if needed) the database at `path`, in WAL mode.
+    ///
+    /// # Errors
+    /// SQLite errors, with the path.
+    pub fn open(path: &Path) -> anyhow::Result<Db> {
+        let conn = Connection::open(path).map_err(|e| {
+            anyhow::anyhow!("{}: cannot open the job database: {e}", path.display())
+        })?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+        anyhow::ensure!(
+            mode.eq_ignore_ascii_case("wal"),
+            "{}: WAL mode refused ({mode})",
+            path.display()
+        );
+        // NORMAL is durable across a killed process in WAL mode (only power loss can undo the
+        // last commits).
+        conn.execute_batch("PRAGMA synchronous=NORMAL;")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Db {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (each change is atomic).
+        self.conn
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Puts jobs interrupted in `processing` back in the queue; returns how many.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn recover(&self) -> anyhow::Result<usize> {
+        Ok(self.lock().execute(
+            "UPDATE jobs SET status='queued', updated_at=?1 WHERE status='processing'",
+            params![now()],
+        )?)
+    }
+
+    /// Records a received instance; returns its job id, whether the instance was new (a
+    /// resent duplicate SOP instance changes nothing) and whether it is the first of its
+    /// series.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn record_instance(&self, i: &NewInstance<'_>) -> anyhow::Result<(i64, bool, bool)> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let t = now();
+        let existing: Option<i64> = tx
+            .query_row(
+                "SELECT job_id FROM instances WHERE sop_uid=?1",
+                [i.sop_uid],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(job) = existing {
+            return Ok((job, false, false));
+        }
+        let first_of_series = tx
+            .query_row(
+                "SELECT 1 FROM instances WHERE series_uid=?1 LIMIT 1",
+                [i.series_uid],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_none();
+        let latest: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT id, status FROM jobs WHERE study_uid=?1 ORDER BY id DESC LIMIT 1",
+                [i.study_uid],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let job = match latest {
+            Some((id, status)) if status == "receiving" || status == "queued" => {
+                tx.execute(
+                    "UPDATE jobs SET status='receiving', last_instance_at=?2, updated_at=?2 WHERE id=?1",
+                    params![id, t],
+                )?;
+                id
+            }
+            // New study, or new instances after the study was processed: a new job.
+            _ => {
+                tx.execute(
+                    "INSERT INTO jobs (study_uid, status, created_at, updated_at, last_instance_at) VALUES (?1, 'receiving', ?2, ?2, ?2)",
+                    params![i.study_uid, t],
+                )?;
+                tx.last_insert_rowid()
+            }
+        };
+        tx.execute(
+            "INSERT INTO instances (sop_uid, study_uid, series_uid, job_id, modality, dwi, reason, path, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![i.sop_uid, i.study_uid, i.series_uid, job, i.modality, i.dwi, i.reason, i.path, t],
+        )?;
+        tx.commit()?;
+        Ok((job, true, first_of_series))
+    }
+
+    /// Moves jobs with no new instance for `quiet_s` seconds to the queue.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn promote(&self, quiet_s: f64) -> anyhow::Result<usize> {
+        let t = now();
+        Ok(self.lock().execute(
+            "UPDATE jobs SET status='queued', updated_at=?1 WHERE status='receiving' AND last_instance_at <= ?2",
+            params![t, t - quiet_s],
+        )?)
+    }
+
+    /// Claims the oldest queued job for processing: returns (id, study UID).
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn claim(&self) -> anyhow::Result<Option<(i64, String)>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let next: Option<(i64, String)> = tx
+            .query_row(
+                "SELECT id, study_uid FROM jobs WHERE status='queued' ORDER BY id LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some((id, _)) = &next {
+            tx.execute(
+                "UPDATE jobs SET status='processing', attempts=attempts+1, updated_at=?2, error=NULL WHERE id=?1",
+                params![id, now()],
+            )?;
+        }
+        tx.commit()?;
+        Ok(next)
+    }
+
+    /// Number of diffusion instances stored for a study.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn n_dwi(&self, study_uid: &str) -> anyhow::Result<i64> {
+        Ok(self.lock().query_row(
+            "SELECT count(*) FROM instances WHERE study_uid=?1 AND dwi=1",
+            [study_uid],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Ends a job.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn finish(
+        &self,
+        id: i64,
+        status: &str,
+        summary: Option<&serde_json::Value>,
+        error: Option<&str>,
+        forward: Option<&serde_json::Value>,
+    ) -> anyhow::Result<()> {
+        self.lock().execute(
+            "UPDATE jobs SET status=?2, summary=?3, error=?4, forward=?5, updated_at=?6 WHERE id=?1",
+            params![
+                id,
+                status,
+                summary.map(ToString::to_string),
+                error,
+                forward.map(ToString::to_string),
+                now()
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn ignored_series(conn: &Connection, study_uid: &str) -> rusqlite::Result<Vec<IgnoredSeries>> {
+        let mut st = conn.prepare_cached(
+            "SELECT series_uid, modality, count(*), min(reason) FROM instances WHERE study_uid=?1 AND dwi=0 GROUP BY series_uid ORDER BY series_uid",
+        )?;
+        let rows = st.query_map([study_uid], |r| {
+            Ok(IgnoredSeries {
+                series_uid: r.get(0)?,
+                modality: r.get(1)?,
+                instances: r.get(2)?,
+                reason: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+            })
+        })?;
+        rows.collect()
+    }
+
+    fn job_from_row(conn: &Connection, r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
+        let json = |s: Option<String>| s.and_then(|s| serde_json::from_str(&s).ok());
+        let study_uid: String = r.get(1)?;
+        let count = |dwi: bool| -> rusqlite::Result<i64> {
+            conn.prepare_cached("SELECT count(*) FROM instances WHERE study_uid=?1 AND dwi=?2")?
+                .query_row(params![study_uid, dwi], |r| r.get(0))
+        };
+        Ok(Job {
+            id: r.get(0)?,
+            status: r.get(2)?,
+            created_at: r.get(3)?,
+            updated_at: r.get(4)?,
+            last_instance_at: r.get(5)?,
+            attempts: r.get(6)?,
+            summary: json(r.get(7)?),
+            error: r.get(8)?,
+            forward: json(r.get(9)?),
+            n_dwi: count(true)?,
+            n_other: count(false)?,
+            ignored_series: Self::ignored_series(conn, &study_uid)?,
+            study_uid,
+        })
+    }
+
+    /// All jobs, newest first.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn list(&self) -> anyhow::Result<Vec<Job>> {
+        let conn = self.lock();
+        let mut st = conn.prepare(&format!("SELECT {JOB_COLS} FROM jobs ORDER BY id DESC"))?;
+        let mut rows = st.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(Self::job_from_row(&conn, r)?);
+        }
+        Ok(out)
+    }
+
+    /// One job.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn get(&self, id: i64) -> anyhow::Result<Option<Job>> {
+        let conn = self.lock();
+        let mut st = conn.prepare(&format!("SELECT {JOB_COLS} FROM jobs WHERE id=?1"))?;
+        let mut rows = st.query([id])?;
+        match rows.next()? {
+            Some(r) => Ok(Some(Self::job_from_row(&conn, r)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inst<'a>(sop: &'a str, study: &'a str, dwi: bool) -> NewInstance<'a> {
+        NewInstance {
+            sop_uid: sop,
+            study_uid: study,
+            series_uid: "1.1",
+            modality: "MR",
+            dwi,
+            reason: (!dwi).then_some("not diffusion"),
+            path: "x",
+        }
+    }
+
+    #[test]
+    fn lifecycle_duplicates_and_recovery() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("jobs.sqlite")).unwrap();
+        let (a, new, first) = db.record_instance(&inst("1.1.1", "1.2", true)).unwrap();
+        assert!(new && first);
+        let (b, new, first) = db.record_instance(&inst("1.1.2", "1.2", false)).unwrap();
+        assert!(new && !first);
+        assert_eq!(a, b);
+        let (c, new, _) = db.record_instance(&inst("1.1.1", "1.2", true)).unwrap();
+        assert_eq!((c, new), (a, false));
+        assert_eq!(db.promote(3600.0).unwrap(), 0, "quiet period not over");
+        assert_eq!(db.promote(0.0).unwrap(), 1);
+        let (id, study) = db.claim().unwrap().unwrap();
+        assert_eq!((id, study.as_str()), (a, "1.2"));
+        assert!(db.claim().unwrap().is_none(), "claimed twice");
+        drop(db);
+        // Reopen as after a crash: the processing job is queued again.
+        let db = Db::open(&dir.path().join("jobs.sqlite")).unwrap();
+        assert_eq!(db.recover().unwrap(), 1);
+        let j = db.get(a).unwrap().unwrap();
+        assert_eq!(
+            (j.status.as_str(), j.attempts, j.n_dwi, j.n_other),
+            ("queued", 1, 1, 1)
+        );
+        assert_eq!(j.ignored_series.len(), 1);
+        db.claim().unwrap().unwrap();
+        db.finish(a, "done", Some(&serde_json::json!({"x": 1})), None, None)
+            .unwrap();
+        // A new instance after the job finished starts a new job for the study.
+        let (d, _, _) = db.record_instance(&inst("1.1.3", "1.2", true)).unwrap();
+        assert_ne!(d, a);
+        assert_eq!(db.list().unwrap().len(), 2);
+        assert_eq!(db.get(a).unwrap().unwrap().summary.unwrap()["x"], 1);
+    }
+}

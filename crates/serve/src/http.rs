@@ -1,0 +1,135 @@
+//! The HTTP API (axum). Every route needs `Authorization: Bearer <token>`.
+//!
+//! - `GET  /jobs` — all jobs, newest first, with status and result summary
+//! - `GET  /jobs/{id}` — one job (also the series stored but ignored, with reasons)
+//! - `GET  /jobs/{id}/report.json` | `/overlay.png` | `/mask` — a finished job's files
+//! - `POST /instances` — upload one DICOM instance (Part-10 file as the body)
+//!
+//! Files are only ever served from a job's output folder under fixed names (the job id is an
+//! integer), and uploads are stored under names built from validated UIDs only.
+
+use crate::{ingest, worker, Shared};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use std::sync::Arc;
+
+type St = State<Arc<Shared>>;
+
+fn error(status: StatusCode, msg: impl Into<String>) -> Response {
+    (status, Json(json!({"error": msg.into()}))).into_response()
+}
+
+/// Builds the router.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let limit = shared.cfg.max_upload_mib.saturating_mul(1 << 20);
+    Router::new()
+        .route("/jobs", get(list))
+        .route("/jobs/{id}", get(one))
+        .route("/jobs/{id}/{file}", get(file))
+        .route("/instances", post(upload))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "no such route") })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            auth,
+        ))
+        .with_state(shared)
+}
+
+/// Compares without an early exit, so the time taken does not reveal how much of the token
+/// matched (a two-line loop; no crate needed).
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn auth(State(s): St, req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match given {
+        Some(t) if same(t.as_bytes(), s.token.as_bytes()) => next.run(req).await,
+        _ => {
+            let mut r = error(
+                StatusCode::UNAUTHORIZED,
+                "a valid 'Authorization: Bearer <token>' header is required",
+            );
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            r
+        }
+    }
+}
+
+async fn list(State(s): St) -> Response {
+    match tokio::task::spawn_blocking(move || s.db.list()).await {
+        Ok(Ok(jobs)) => Json(jobs).into_response(),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn one(State(s): St, Path(id): Path<i64>) -> Response {
+    match tokio::task::spawn_blocking(move || s.db.get(id)).await {
+        Ok(Ok(Some(job))) => Json(job).into_response(),
+        Ok(Ok(None)) => error(StatusCode::NOT_FOUND, format!("no job {id}")),
+        Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn file(State(s): St, Path((id, name)): Path<(i64, String)>) -> Response {
+    // Fixed names only: nothing from the request reaches the file system but the integer id.
+    let (file, ctype) = match name.as_str() {
+        "report.json" => ("report.json", "application/json"),
+        "overlay.png" => ("overlay.png", "image/png"),
+        "mask" | "lesion_mask.nii.gz" => ("lesion_mask.nii.gz", "application/gzip"),
+        _ => {
+            return error(
+                StatusCode::NOT_FOUND,
+                "files: report.json, overlay.png, mask",
+            )
+        }
+    };
+    let path = worker::job_dir(&s.cfg.data_dir, id).join(file);
+    match tokio::fs::read(&path).await {
+        Ok(bytes) => ([(header::CONTENT_TYPE, ctype)], bytes).into_response(),
+        Err(_) => error(
+            StatusCode::NOT_FOUND,
+            format!("job {id} has no {file} (not finished, failed, or no such job)"),
+        ),
+    }
+}
+
+async fn upload(State(s): St, body: Bytes) -> Response {
+    let r = tokio::task::spawn_blocking(move || {
+        let c = ingest::from_file_bytes(&body)?;
+        let ids = c.ids.clone();
+        let kind = c.kind.clone();
+        let job = s.accept(c, "http")?;
+        Ok::<_, ingest::Rejected>((job, ids, kind))
+    })
+    .await;
+    match r {
+        Ok(Ok((job, ids, kind))) => {
+            let (dwi, reason) = match kind {
+                ingest::Kind::Diffusion => (true, None),
+                ingest::Kind::Ignored(r) => (false, Some(r)),
+            };
+            Json(json!({"job_id": job, "study_uid": ids.study, "series_uid": ids.series, "sop_uid": ids.sop, "dwi": dwi, "ignored_reason": reason})).into_response()
+        }
+        Ok(Err(e @ ingest::Rejected::Io(_))) => {
+            error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+        }
+        Ok(Err(e)) => error(StatusCode::BAD_REQUEST, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}

@@ -1,0 +1,478 @@
+//! `strokeseg adapt`: adapt a trained model to a new site with N of its studies.
+//!
+//! N studies are drawn (seeded, balanced over the given folders); 20% of them (at least 2) are
+//! held out for early stopping and for the before/after metrics in the model card; the rest
+//! adapt the model, with the training loop of `train` ([`train_from`]) started from the base
+//! weights:
+//!
+//! - `full`: every parameter, small learning rate (default 1e-4);
+//! - `decoder`: transposed convolutions, decoder stages and head; the encoder frozen;
+//! - `norm`: only the instance-norm affine parameters (scale and shift per channel, about 1%
+//!   of the weights), learning rate 1e-3;
+//! - `unsupervised`: no labels. The network normalises with *instance* norm, which has no
+//!   running statistics: every study is already normalised by its own feature statistics, so
+//!   "re-estimating normalisation statistics" (AdaBN) has nothing to re-estimate. What remains
+//!   adaptable without labels are the norm layers' affine parameters, fitted by test-time
+//!   entropy minimisation (TENT, Wang et al. 2021): minimise the mean binary entropy of the
+//!   predictions on the site's studies, only `gamma`/`beta` trainable, Adam 1e-3, no
+//!   augmentation, the labels (if any) never read for training. Early stopping watches the
+//!   held-out studies' mean entropy (label-free); held-out labels, when present, only feed the
+//!   card's before/after table. Input intensities need no extra site-level re-normalisation:
+//!   the plan already z-scores DWI inside each study's brain mask (removing scanner gain and
+//!   the b-value's overall signal level), and ADC is a physical quantity (10⁻³ mm²/s) whose
+//!   scale must be kept — rescaling it per site would erase exactly the contrast that tells
+//!   an infarct from a T2 shine-through.
+//!
+//! Supervised modes also start by scoring the base model on the held-out part (epoch 0) and
+//! keep it unless an epoch beats it, so an adapted model is never worse on the held-out
+//! studies than the model it came from. The output folder is a model folder (`plan.json`,
+//! `config.json`, `model.bpk`, the base model's operating points, `MODEL_CARD.md`,
+//! `adapt_metrics.json`), and also a training run folder (`checkpoints/`, `state.json`,
+//! `train_log.csv`): `--resume` continues an interrupted adaptation.
+
+use super::score::{manifests, score_model};
+use super::train::{bar, progress};
+use crate::cli::{AdaptArgs, AdaptMode};
+use crate::pipeline::{Segmenter, OPERATING_POINTS_FILE};
+use crate::Status;
+use std::path::{Path, PathBuf};
+use strokeseg_eval::Summary;
+use strokeseg_measure::LesionConfig;
+use strokeseg_model::{cpu_device, load, TrainableParts, CONFIG_FILE, WEIGHTS_FILE};
+use strokeseg_train::data::{discover_studies, load_study, Case, CaseRef, StudyRef};
+use strokeseg_train::sampler::PatchConfig;
+use strokeseg_train::subsets::{balanced_order, held_out_count};
+use strokeseg_train::training::checkpoint_dir;
+use strokeseg_train::{train_from, Objective, Plan, Start, TrainConfig, TrainState};
+
+/// Share of the N studies held out.
+pub const HELD_OUT_FRACTION: f64 = 0.2;
+
+fn bad(msg: String) -> anyhow::Result<Status> {
+    eprintln!("error: {msg}");
+    Ok(Status::BadInput)
+}
+
+impl AdaptMode {
+    fn parts(self) -> TrainableParts {
+        match self {
+            AdaptMode::Full => TrainableParts::All,
+            AdaptMode::Decoder => TrainableParts::Decoder,
+            AdaptMode::Norm | AdaptMode::Unsupervised => TrainableParts::NormAffine,
+        }
+    }
+    fn name(self) -> &'static str {
+        match self {
+            AdaptMode::Full => "full",
+            AdaptMode::Decoder => "decoder",
+            AdaptMode::Norm => "norm",
+            AdaptMode::Unsupervised => "unsupervised",
+        }
+    }
+    fn default_lr(self) -> f64 {
+        match self {
+            AdaptMode::Full | AdaptMode::Decoder => 1e-4,
+            AdaptMode::Norm | AdaptMode::Unsupervised => 1e-3,
+        }
+    }
+}
+
+/// Where a model folder keeps its weights (beside the plan, or a training run's best).
+fn weights_dir(dir: &Path) -> PathBuf {
+    let best = checkpoint_dir(dir, "best");
+    if !dir.join(CONFIG_FILE).is_file() && best.is_dir() {
+        best
+    } else {
+        dir.to_path_buf()
+    }
+}
+
+fn load_cases(refs: &[StudyRef], plan: &Plan, what: &str) -> Result<Vec<Case>, String> {
+    let b = bar(refs.len() as u64, what);
+    let mut out = Vec::with_capacity(refs.len());
+    for r in refs {
+        out.push(load_study(r, &plan.prep, plan.grid_multiple()).map_err(|e| e.to_string())?);
+        b.inc(1);
+    }
+    b.finish_and_clear();
+    Ok(out)
+}
+
+fn labelled(refs: &[StudyRef]) -> Vec<CaseRef> {
+    refs.iter()
+        .filter_map(|r| {
+            r.mask.as_ref().map(|m| CaseRef {
+                id: r.id.clone(),
+                site: r.site.clone(),
+                spec: r.spec.clone(),
+                mask: m.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Runs `adapt`.
+pub fn run(a: &AdaptArgs) -> anyhow::Result<Status> {
+    if !a.model.join(strokeseg_train::plan::PLAN_FILE).is_file() {
+        return bad(format!(
+            "{}: not a model folder (no plan.json)",
+            a.model.display()
+        ));
+    }
+    if a.patch.len() != 3 {
+        return bad("--patch takes three comma-separated values".into());
+    }
+    let base_plan = Plan::load(&a.model)?;
+    let device = cpu_device();
+    let (base_model, _) = load(&weights_dir(&a.model), &device)?;
+    let mult = base_plan.model.size_multiple();
+    let patch = [a.patch[0], a.patch[1], a.patch[2]];
+    if (0..3).any(|i| patch[i] == 0 || patch[i] % mult[i] != 0) {
+        return bad(format!(
+            "--patch {patch:?} must be a multiple of {mult:?} for this model"
+        ));
+    }
+    let supervised = a.mode != AdaptMode::Unsupervised;
+    let mut pool = Vec::new();
+    for d in &a.data {
+        let mut r = discover_studies(d)?;
+        if supervised {
+            r.retain(|s| s.mask.is_some());
+            if r.is_empty() {
+                return bad(format!(
+                    "{}: no labelled studies (*_msk.nii.gz); use --mode unsupervised for unlabelled data",
+                    d.display()
+                ));
+            }
+        }
+        pool.extend(r);
+    }
+    if a.n > pool.len() {
+        return bad(format!(
+            "--n {} but {} hold only {} {}studies",
+            a.n,
+            a.data
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            pool.len(),
+            if supervised { "labelled " } else { "" }
+        ));
+    }
+    let Some(n_held) = held_out_count(a.n, HELD_OUT_FRACTION) else {
+        return bad(format!(
+            "--n {}: need at least 3 studies (2 held out, 1 to adapt on)",
+            a.n
+        ));
+    };
+    // balanced over the --data folders, seeded
+    let as_case: Vec<CaseRef> = pool
+        .iter()
+        .map(|s| CaseRef {
+            id: s.id.clone(),
+            site: s.site.clone(),
+            spec: s.spec.clone(),
+            mask: s.mask.clone().unwrap_or_default(),
+        })
+        .collect();
+    let order = balanced_order(&as_case, a.seed);
+    let picked: Vec<StudyRef> = order[..a.n].iter().map(|&i| pool[i].clone()).collect();
+    let (fit_refs, held_refs) = picked.split_at(a.n - n_held);
+    // Unsupervised adaptation must not see labels: drop the masks of the studies it fits on.
+    let fit_refs: Vec<StudyRef> = fit_refs
+        .iter()
+        .cloned()
+        .map(|mut s| {
+            if !supervised {
+                s.mask = None;
+            }
+            s
+        })
+        .collect();
+    // Held-out: labelled ones are scored; for the unsupervised objective their labels are
+    // never used by the loop (its validation metric is the entropy).
+    let held_cases_refs: Vec<StudyRef> = held_refs.to_vec();
+    let fit_cases = match load_cases(&fit_refs, &base_plan, "loading site studies") {
+        Ok(c) => c,
+        Err(e) => return bad(e),
+    };
+    let held_cases = match load_cases(&held_cases_refs, &base_plan, "loading held-out studies") {
+        Ok(c) => c,
+        Err(e) => return bad(e),
+    };
+    let site_synthetic = super::train::all_synthetic(&a.data);
+    let mut plan = base_plan.clone();
+    plan.training_data = base_plan
+        .training_data
+        .iter()
+        .cloned()
+        .chain(a.data.iter().map(|d| {
+            format!(
+                "{} (adaptation, {} mode, {} studies)",
+                d.display(),
+                a.mode.name(),
+                fit_refs.len()
+            )
+        }))
+        .collect();
+    plan.synthetic_only = base_plan.synthetic_only && site_synthetic;
+    let lr = a.lr.unwrap_or_else(|| a.mode.default_lr());
+    let cfg = TrainConfig {
+        epochs: a.epochs,
+        steps_per_epoch: a.steps_per_epoch,
+        batch_size: a.batch,
+        lr,
+        warmup_steps: (a.steps_per_epoch / 2).clamp(1, 50),
+        patch: PatchConfig {
+            size: patch,
+            augment: supervised,
+            ..PatchConfig::default()
+        },
+        seed: a.seed,
+        patience: Some(a.patience),
+        objective: if supervised {
+            Objective::Supervised
+        } else {
+            Objective::Entropy
+        },
+    };
+    let parts = a.mode.parts();
+    let trainable = base_model
+        .named_params()
+        .iter()
+        .filter(|(p, _)| parts.includes(p))
+        .map(|(_, v)| v.len())
+        .sum::<usize>();
+    eprintln!(
+        "adapting {} ({} mode: {trainable} of {} parameters trainable, lr {lr}) on {} studies, {} held out",
+        a.model.display(),
+        a.mode.name(),
+        base_plan.model.params(),
+        fit_cases.len(),
+        held_cases.len()
+    );
+    let (b, mut on) = progress(cfg.epochs * cfg.steps_per_epoch, "adapt");
+    let state = train_from(
+        &plan,
+        &cfg,
+        Start {
+            init: Some(&base_model),
+            parts,
+        },
+        (&fit_cases, &held_cases),
+        &a.out,
+        a.resume,
+        &device,
+        &mut on,
+    )
+    .map_err(anyhow::Error::msg)?;
+    b.finish_and_clear();
+    // the model folder: best weights beside the plan
+    let best = checkpoint_dir(&a.out, "best");
+    for f in [CONFIG_FILE, WEIGHTS_FILE] {
+        std::fs::copy(best.join(f), a.out.join(f))
+            .map_err(|e| anyhow::anyhow!("{}: {e}", best.join(f).display()))?;
+    }
+    let base_ops = a.model.join(OPERATING_POINTS_FILE);
+    if base_ops.is_file() {
+        std::fs::copy(&base_ops, a.out.join(OPERATING_POINTS_FILE))
+            .map_err(|e| anyhow::anyhow!("{}: {e}", base_ops.display()))?;
+    }
+    // before/after on the held-out studies that have labels
+    let held_labelled = labelled(&held_cases_refs);
+    let (before, after) = if held_labelled.is_empty() {
+        (None, None)
+    } else {
+        let base_seg = Segmenter::load(&a.model)?;
+        let new_seg = Segmenter::load(&a.out)?;
+        let regions = manifests(&a.data)?;
+        (
+            Some(
+                score_model(
+                    &base_seg,
+                    &held_labelled,
+                    &regions,
+                    &LesionConfig::default(),
+                    None,
+                    "scoring the base model",
+                )?
+                .1,
+            ),
+            Some(
+                score_model(
+                    &new_seg,
+                    &held_labelled,
+                    &regions,
+                    &LesionConfig::default(),
+                    None,
+                    "scoring the adapted model",
+                )?
+                .1,
+            ),
+        )
+    };
+    let split = serde_json::json!({
+        "adapt_on": fit_refs.iter().map(|r| &r.id).collect::<Vec<_>>(),
+        "held_out": held_cases_refs.iter().map(|r| &r.id).collect::<Vec<_>>(),
+    });
+    let metrics = serde_json::json!({
+        "base_model": a.model.display().to_string(),
+        "mode": a.mode.name(),
+        "n": a.n,
+        "split": split,
+        "trainable_parameters": trainable,
+        "lr": lr,
+        "state": state,
+        "held_out_before": before,
+        "held_out_after": after,
+    });
+    std::fs::write(
+        a.out.join("adapt_metrics.json"),
+        serde_json::to_string_pretty(&metrics)?,
+    )?;
+    let card = model_card(&Card {
+        a,
+        base_plan: &base_plan,
+        plan: &plan,
+        fit: fit_refs.len(),
+        held: held_cases_refs.len(),
+        held_labelled: held_labelled.len(),
+        trainable,
+        lr,
+        state: &state,
+        before: before.as_ref(),
+        after: after.as_ref(),
+        ops_copied: base_ops.is_file(),
+    });
+    std::fs::write(a.out.join("MODEL_CARD.md"), card)?;
+    let d = |s: Option<&Summary>| {
+        s.and_then(|s| s.mean_dice_positive_studies)
+            .map_or_else(|| "n/a".to_string(), |v| format!("{v:.3}"))
+    };
+    println!(
+        "adapted ({} mode, {} studies, {} held out): held-out Dice {} → {}; best epoch {}{}; model in {}",
+        a.mode.name(),
+        fit_refs.len(),
+        held_cases_refs.len(),
+        d(before.as_ref()),
+        d(after.as_ref()),
+        state.best_epoch,
+        if state.stopped_early { " (stopped early)" } else { "" },
+        a.out.display()
+    );
+    Ok(Status::Ok)
+}
+
+struct Card<'a> {
+    a: &'a AdaptArgs,
+    base_plan: &'a Plan,
+    plan: &'a Plan,
+    fit: usize,
+    held: usize,
+    held_labelled: usize,
+    trainable: usize,
+    lr: f64,
+    state: &'a TrainState,
+    before: Option<&'a Summary>,
+    after: Option<&'a Summary>,
+    ops_copied: bool,
+}
+
+/// Reads one number from a summary.
+type Getter = fn(&Summary) -> Option<f64>;
+
+fn f3(v: Option<f64>) -> String {
+    v.map_or_else(|| "n/a".into(), |v| format!("{v:.3}"))
+}
+
+fn model_card(c: &Card<'_>) -> String {
+    let a = c.a;
+    let mut s = String::new();
+    let synth_note = match (c.base_plan.synthetic_only, super::train::all_synthetic(&a.data)) {
+        (true, true) => "**Trained and adapted on synthetic data only.** Its numbers say nothing about real patients.\n\n",
+        (true, false) => "**The base model was trained on synthetic data only**; only the adaptation used the site's data.\n\n",
+        (false, true) => "**The adaptation used synthetic data only.**\n\n",
+        (false, false) => "",
+    };
+    s.push_str(&format!(
+        "# Adapted model ({} mode)\n\nRESEARCH USE ONLY. Not a medical device; not for diagnosis or treatment decisions.\n\n{synth_note}",
+        a.mode.name()
+    ));
+    s.push_str("## Provenance\n\n");
+    s.push_str(&format!(
+        "- Base model: `{}`, trained on: {}\n",
+        a.model.display(),
+        c.base_plan.training_data.join(", ")
+    ));
+    s.push_str(&format!(
+        "- Site data: {} — N = {} studies drawn (seed {}), {} adapted on, {} held out ({} with labels)\n",
+        a.data.iter().map(|d| format!("`{}`", d.display())).collect::<Vec<_>>().join(", "),
+        a.n, a.seed, c.fit, c.held, c.held_labelled
+    ));
+    s.push_str(&format!(
+        "- Mode: `{}` — {} of {} parameters trainable; objective {}; AdamW lr {} (warm-up, poly decay), {} epochs × {} steps, batch {}, patience {}\n",
+        a.mode.name(),
+        c.trainable,
+        c.plan.model.params(),
+        if a.mode == AdaptMode::Unsupervised { "mean prediction entropy (TENT; no labels)" } else { "Dice + BCE" },
+        c.lr, a.epochs, a.steps_per_epoch, a.batch, a.patience
+    ));
+    s.push_str(&format!(
+        "- Ran {} epochs{}; kept epoch {} (0 = the base weights unchanged); held-out {} on the model's grid {:.4} (base {})\n",
+        c.state.epoch,
+        if c.state.stopped_early { " (early stop)" } else { "" },
+        c.state.best_epoch,
+        if a.mode == AdaptMode::Unsupervised { "−entropy" } else { "Dice" },
+        c.state.best_dice,
+        c.state.baseline.map_or_else(|| "n/a".into(), |v| format!("{v:.4}"))
+    ));
+    s.push_str(&format!(
+        "- Operating points: {}\n- Preprocessing and network: unchanged from the base model (plan.json; spacing {:?} mm)\n\n",
+        if c.ops_copied {
+            "copied from the base model (thresholds on the patient score), not recalibrated: with a few held-out studies a 95%/99%-sensitivity threshold cannot be estimated. Recalibrate with `strokeseg calibrate --model OUT --data SITE_VALIDATION` once the site has enough labelled studies."
+        } else {
+            "none (the base model had none); run `strokeseg calibrate`."
+        },
+        c.plan.prep.spacing_mm
+    ));
+    s.push_str("## Before / after on the held-out studies\n\n");
+    match (c.before, c.after) {
+        (Some(b), Some(f)) => {
+            s.push_str(&format!(
+                "{} studies ({} with a lesion). Scored with `strokeseg-eval` (ISLES'22 definitions); patient call = any predicted lesion.\n\n",
+                f.studies, f.positives
+            ));
+            s.push_str("| metric | base | adapted |\n|---|---|---|\n");
+            let rows: [(&str, Getter); 6] = [
+                ("Dice (studies with a lesion)", |s| {
+                    s.mean_dice_positive_studies
+                }),
+                ("lesion-wise F1", |s| s.isles22.lesion_f1.mean),
+                ("lesion-wise sensitivity", |s| s.lesion_sensitivity),
+                ("false-positive lesions / study", |s| {
+                    Some(s.false_positive_lesions_per_study)
+                }),
+                ("patient sensitivity", |s| s.patient.sensitivity.value),
+                ("patient specificity", |s| s.patient.specificity.value),
+            ];
+            for (name, g) in rows {
+                s.push_str(&format!("| {name} | {} | {} |\n", f3(g(b)), f3(g(f))));
+            }
+            s.push_str(&format!(
+                "\nWith {} held-out studies these numbers are noisy; `adapt_metrics.json` has the full summaries with bootstrap intervals.\n",
+                f.studies
+            ));
+        }
+        _ => s.push_str("No held-out study has a label: no before/after metrics.\n"),
+    }
+    s.push_str(&format!(
+        "\n## Reproduce\n\n```\n{}\n```\n",
+        std::iter::once("strokeseg".to_string())
+            .chain(std::env::args().skip(1))
+            .map(|x| if x.contains(' ') { format!("'{x}'") } else { x })
+            .collect::<Vec<_>>()
+            .join(" ")
+    ));
+    s
+}

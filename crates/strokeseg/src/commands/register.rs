@@ -1,0 +1,157 @@
+//! `strokeseg register`: per study, the affine to MNI ICBM152 2009a, its quality verdict,
+//! the study resampled to MNI for checking, and a picture of the template outline over it.
+//! Also the shared loading of the registration template and atlas ([`load_locator`]) that
+//! `segment` uses.
+
+use super::study_args::specs;
+use crate::cli::{LocationArgs, RegisterArgs};
+use crate::Status;
+use anyhow::Context;
+use image::Rgb;
+use std::path::PathBuf;
+use strokeseg_atlas::Locator;
+use strokeseg_io::nifti_io::{write_mask, write_volume};
+use strokeseg_io::{InputError, Study};
+use strokeseg_preproc::{brain_mask, erode_mm, BrainMaskConfig};
+use strokeseg_register::Registration;
+use strokeseg_report::text::with_header;
+use strokeseg_report::{montage, Row};
+use strokeseg_synth::Template;
+
+/// The atlas folder: `--atlas`, else `$STROKESEG_ATLAS`, else none.
+#[must_use]
+pub fn atlas_dir(a: &LocationArgs) -> Option<PathBuf> {
+    a.atlas.clone().or_else(strokeseg_atlas::env_dir)
+}
+
+/// Loads the registration template (and the atlas when configured). `Ok(None)` when
+/// registration is switched off or the template is not installed (a warning says so);
+/// a bad `--atlas` folder is an input error (exit code 2).
+pub fn load_locator(a: &LocationArgs) -> anyhow::Result<Option<Locator>> {
+    if a.no_register {
+        return Ok(None);
+    }
+    let tdir = Template::default_dir();
+    let atlas = atlas_dir(a);
+    match Locator::load(&tdir, atlas.as_deref()) {
+        Ok(l) => Ok(Some(l)),
+        Err(strokeseg_atlas::AtlasError::Template(e)) => {
+            tracing::warn!("{e}; lesion location falls back to the moments approximation");
+            Ok(None)
+        }
+        Err(e) => Err(InputError::Usage(e.to_string()).into()),
+    }
+}
+
+/// The template outline (brain edge) over the registered DWI: three rows of slices.
+fn check_picture(
+    loc: &Locator,
+    dwi_mni: &strokeseg_core::Volume,
+    name: &str,
+    reg: &Registration,
+) -> image::RgbImage {
+    let t = &loc.template;
+    let inner = erode_mm(t.brain.data(), 2.0, t.brain.spacing_mm());
+    let mut edge = t.brain.data().clone();
+    edge.zip_mut_with(&inner, |e, &i| *e &= !i);
+    let outline = strokeseg_core::Mask::on_grid(edge, &t.brain.grid());
+    let nz = t.brain.dims()[2];
+    let slices: Vec<usize> = [0.25, 0.37, 0.49, 0.61, 0.72]
+        .iter()
+        .map(|f| (f * nz as f64) as usize)
+        .collect();
+    let pic = montage(
+        &[Row {
+            image: dwi_mni,
+            outline: Some(&outline),
+            window: None,
+        }],
+        &slices,
+        140,
+    );
+    let q = reg.quality;
+    let lines = vec![
+        (
+            format!("{name}: registered to {}", t.name),
+            Rgb([230, 230, 230]),
+        ),
+        (
+            format!(
+                "{}  coverage {:.2}  brain Dice {:.2}  corr {:.2}",
+                reg.failure
+                    .as_deref()
+                    .map_or("OK".to_string(), |f| format!("FAILED: {f}")),
+                q.coverage,
+                q.brain_dice,
+                q.correlation
+            ),
+            if reg.ok() {
+                Rgb([90, 220, 90])
+            } else {
+                Rgb([255, 80, 80])
+            },
+        ),
+    ];
+    with_header(&pic, &lines, 1)
+}
+
+/// Runs `register`.
+pub fn run(a: &RegisterArgs) -> anyhow::Result<Status> {
+    let specs = specs(&a.study)?;
+    let Some(loc) = load_locator(&a.location)? else {
+        return Err(InputError::Usage(format!(
+            "registration needs the MNI template in {} (run `bash tools/fetch-template.sh`)",
+            Template::default_dir().display()
+        ))
+        .into());
+    };
+    let mut status = Status::Ok;
+    for spec in &specs {
+        let study = match Study::load(spec) {
+            Ok(s) => s,
+            Err(e) if specs.len() > 1 => {
+                eprintln!("error: {e}");
+                status = Status::BadInput;
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let name = super::segment::study_name(spec);
+        let dir = a.out.join(&name);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let brain = brain_mask(&study.dwi, &BrainMaskConfig::default());
+        let reg = loc.register(&study.dwi, &brain);
+        let grid = loc.template.brain.grid();
+        let dwi_mni = reg.volume_to_mni(&study.dwi, &grid);
+        write_volume(
+            &dir.join("dwi_mni.nii.gz"),
+            &dwi_mni,
+            "strokeseg: DWI resampled to MNI (2 mm)",
+        )?;
+        write_mask(
+            &dir.join("brain_mask_mni.nii.gz"),
+            &reg.mask_to_mni(&brain, &grid),
+            "strokeseg: brain mask in MNI",
+        )?;
+        let p = dir.join("transform.json");
+        std::fs::write(&p, serde_json::to_string_pretty(&reg)?)
+            .with_context(|| format!("cannot write {}", p.display()))?;
+        let p = dir.join("check.png");
+        check_picture(&loc, &dwi_mni, &name, &reg)
+            .save(&p)
+            .with_context(|| format!("cannot write {}", p.display()))?;
+        let q = reg.quality;
+        match &reg.failure {
+            None => println!(
+                "{name}: registered ({:.1} s; coverage {:.2}, brain Dice {:.3}, correlation {:.2})",
+                reg.seconds, q.coverage, q.brain_dice, q.correlation
+            ),
+            Some(f) => {
+                println!("{name}: REGISTRATION FAILED: {f}");
+                status = Status::BadInput;
+            }
+        }
+    }
+    Ok(status)
+}

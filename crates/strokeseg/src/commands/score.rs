@@ -1,0 +1,98 @@
+//! Run a model on labelled studies and score it with `strokeseg-eval`: the loop shared by
+//! `learning-curve` (test set) and `adapt` (held-out studies before/after), and meant for any
+//! command that scores a model in memory (`validate` has the same loop inline and could call
+//! [`score_model`] with its headline operating point). No metric is computed here: per case
+//! [`score_case`], overall [`summarize`] (ISLES'22 definitions, docs/evaluation.md).
+
+use super::train::bar;
+use crate::pipeline::Segmenter;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use strokeseg_eval::inputs::{
+    case_key, read_manifest, read_mask, region_of, same_grid, ManifestLesion,
+};
+use strokeseg_eval::{score_case, summarize, Bootstrap, CaseResult, Summary};
+use strokeseg_io::{InputError, Study};
+use strokeseg_measure::{call, LesionConfig, OperatingPoint};
+use strokeseg_train::data::CaseRef;
+
+/// Truth lesion regions by study key ([`case_key`]).
+pub type Regions = BTreeMap<String, Vec<ManifestLesion>>;
+
+/// Per-study truth lesion regions from the `manifest.json` of each synthetic dataset folder
+/// among `dirs` (folders without one, and CSV manifests, contribute nothing).
+///
+/// # Errors
+/// [`InputError`] for an unreadable manifest.
+pub fn manifests(dirs: &[PathBuf]) -> Result<Regions, InputError> {
+    let mut out = Regions::new();
+    for d in dirs {
+        let m = d.join("manifest.json");
+        if d.is_dir() && m.is_file() {
+            out.extend(read_manifest(&m)?);
+        }
+    }
+    Ok(out)
+}
+
+/// Segments every study of `refs` with `seg` (lesions by `lcfg`) and scores it against its
+/// mask. The binary patient call is `headline` (score ≥ its threshold) when given, else "any
+/// predicted lesion"; the patient score is the segmenter's (highest lesion probability in the
+/// brain), so the summary's ROC AUC and the model's stored operating points are scored too.
+/// Confidence intervals: [`Bootstrap::default`].
+///
+/// # Errors
+/// [`InputError`] naming the file: unreadable study or mask, mask not on the DWI's grid.
+pub fn score_model(
+    seg: &Segmenter,
+    refs: &[CaseRef],
+    regions: &Regions,
+    lcfg: &LesionConfig,
+    headline: Option<&OperatingPoint>,
+    what: &str,
+) -> Result<(Vec<CaseResult>, Summary), InputError> {
+    let b = bar(refs.len() as u64, what);
+    let mut cases = Vec::with_capacity(refs.len());
+    for r in refs {
+        let study = Study::load(&r.spec)?;
+        let truth = read_mask(&r.mask)?;
+        let out = seg.run(&study, lcfg, 0.0);
+        let input = r.spec.paths.first().or(r.spec.dwi.as_ref());
+        same_grid(&truth, &r.mask, &out.mask, input.unwrap_or(&r.mask))?;
+        let metrics = score_case(&truth, &out.mask);
+        let called_positive = match headline {
+            Some(op) => call(out.score, op),
+            None => metrics.pred_lesions > 0,
+        };
+        let regions = match regions.get(&case_key(&r.id)) {
+            Some(ls) => metrics
+                .truth_lesions
+                .iter()
+                .map(|l| region_of(l.centroid_mm, l.volume_ml, ls))
+                .collect(),
+            None => Vec::new(),
+        };
+        cases.push(CaseResult {
+            id: r.id.clone(),
+            truth_file: r.mask.display().to_string(),
+            pred_file: format!("model output for {}", input.unwrap_or(&r.mask).display()),
+            score: Some(out.score),
+            called_positive,
+            metrics,
+            regions,
+        });
+        b.inc(1);
+    }
+    b.finish_and_clear();
+    let binary_call = match headline {
+        Some(op) => format!("score >= {} (operating point {})", op.threshold, op.name),
+        None => "any predicted lesion".to_string(),
+    };
+    let summary = summarize(
+        &cases,
+        &seg.operating_points,
+        &binary_call,
+        Bootstrap::default(),
+    );
+    Ok((cases, summary))
+}

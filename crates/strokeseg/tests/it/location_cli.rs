@@ -1,0 +1,87 @@
+//! `strokeseg register` and `segment --atlas` on real studies (skip without ../shared or the
+//! MNI template), and a bad `--atlas` folder as an input error.
+
+use crate::util::strokeseg;
+
+fn template_installed() -> bool {
+    let ok = strokeseg_synth::Template::default_dir()
+        .join(strokeseg_synth::template::FILES[0])
+        .is_file();
+    if !ok {
+        eprintln!("SKIPPED: MNI template not installed (run tools/fetch-template.sh)");
+    }
+    ok
+}
+
+#[test]
+fn register_writes_transform_and_picture_and_segment_reports_atlas_location() {
+    let Some(case) = strokeseg_testkit::shared("data/real/ads/Subject02/Subject02_DWI.nii.gz")
+    else {
+        return;
+    };
+    let Some(atlas) = strokeseg_testkit::shared("data/atlas/jhu") else {
+        return;
+    };
+    if !template_installed() {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let o = strokeseg(&[
+        "register",
+        "--dwi",
+        case.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    assert!(o.stdout.contains("registered"), "{}", o.stdout);
+    let dir = out.path().join("Subject02_DWI");
+    let t: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("transform.json")).unwrap())
+            .unwrap();
+    assert!(t["failure"].is_null());
+    assert!(t["quality"]["brain_dice"].as_f64().unwrap() > 0.9);
+    for f in ["check.png", "dwi_mni.nii.gz", "brain_mask_mni.nii.gz"] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+
+    let seg = tempfile::tempdir().unwrap();
+    let o = strokeseg(&[
+        "segment",
+        "--dwi",
+        case.to_str().unwrap(),
+        "--out",
+        seg.path().to_str().unwrap(),
+        "--atlas",
+        atlas.to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 0, "{}{}", o.stdout, o.stderr);
+    let r: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(seg.path().join("Subject02_DWI/report.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(r["schema_version"], 2);
+    assert_eq!(r["location"]["mni_map"], "registration");
+    assert_eq!(r["location"]["method"], "atlas");
+    let n_les = r["lesions"].as_array().unwrap().len();
+    assert_eq!(r["location"]["lesions"].as_array().unwrap().len(), n_les);
+    if n_les > 0 {
+        assert!(o.stdout.contains("location:"), "{}", o.stdout);
+    }
+
+    let o = strokeseg(&[
+        "register",
+        "--dwi",
+        case.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+        "--atlas",
+        out.path().to_str().unwrap(),
+    ]);
+    assert_eq!(o.code, 2, "{}{}", o.stdout, o.stderr);
+    assert!(
+        o.stderr.contains("lobe_atlas_padding.nii.gz"),
+        "{}",
+        o.stderr
+    );
+}

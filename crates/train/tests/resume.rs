@@ -1,0 +1,173 @@
+//! The training loop resumes exactly (weights and AdamW moments from the last checkpoint), and
+//! a fine-tuning run scores its start weights first and trains only the allowed parts.
+
+use ndarray::{Array3, Array4};
+use strokeseg_model::{cpu_device, load, TrainableParts, UNet3d, UNet3dConfig};
+use strokeseg_preproc::PrepConfig;
+use strokeseg_train::data::Case;
+use strokeseg_train::sampler::PatchConfig;
+use strokeseg_train::training::{checkpoint_dir, Event};
+use strokeseg_train::{train, train_from, Objective, Plan, Start, TrainConfig};
+
+/// A bright, low-ADC block in a noisy "brain" of [2, 8, 32, 32].
+fn case(seed: usize) -> Case {
+    let (d, h, w) = (8, 32, 32);
+    let mut input = Array4::<f32>::zeros((2, d, h, w));
+    let mut label = Array3::<f32>::zeros((d, h, w));
+    for ((c, z, y, x), v) in input.indexed_iter_mut() {
+        let les =
+            (2..5).contains(&z) && (8 + seed..16 + seed).contains(&y) && (10..18).contains(&x);
+        let noise = (((z * 31 + y * 17 + x * 7 + seed * 13) % 11) as f32 - 5.0) * 0.02;
+        *v = noise
+            + match (c, les) {
+                (0, true) => 2.0,
+                (0, false) => 0.5,
+                (_, true) => 0.4,
+                _ => 0.8,
+            };
+        if les && c == 0 {
+            label[[z, y, x]] = 1.0;
+        }
+    }
+    let lesion_voxels = label
+        .indexed_iter()
+        .filter(|(_, &v)| v > 0.5)
+        .map(|((a, b, c), _)| [a, b, c])
+        .collect();
+    Case {
+        id: format!("c{seed}"),
+        site: "s".into(),
+        input,
+        label,
+        lesion_voxels,
+        brain_voxels: vec![[4, 16, 16], [3, 10, 20]],
+        has_lesion: true,
+    }
+}
+
+fn plan() -> Plan {
+    Plan {
+        prep: PrepConfig::default(),
+        model: UNet3dConfig::new()
+            .with_base_channels(4)
+            .with_depth(2)
+            .with_seed(5),
+        window: [8, 32, 32],
+        channels: vec!["dwi".into(), "adc".into()],
+        training_data: vec![],
+        synthetic_only: true,
+        spacing_plan: None,
+    }
+}
+
+fn cfg(epochs: usize) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        steps_per_epoch: 2,
+        batch_size: 1,
+        lr: 1e-2,
+        warmup_steps: 1,
+        patch: PatchConfig {
+            size: [8, 32, 32],
+            ..PatchConfig::default()
+        },
+        seed: 3,
+        patience: None,
+        objective: Objective::Supervised,
+    }
+}
+
+fn weights(dir: &std::path::Path) -> Vec<(String, Vec<f32>)> {
+    load(dir, &cpu_device()).unwrap().0.named_params()
+}
+
+fn max_diff(a: &[(String, Vec<f32>)], b: &[(String, Vec<f32>)]) -> f32 {
+    a.iter()
+        .zip(b)
+        .flat_map(|((_, x), (_, y))| x.iter().zip(y).map(|(p, q)| (p - q).abs()))
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn interrupted_and_resumed_run_equals_the_straight_run() {
+    let cases = [case(0), case(4)];
+    let val = [case(2)];
+    let dev = cpu_device();
+    let d = tempfile::tempdir().unwrap();
+    let (a, b) = (d.path().join("a"), d.path().join("b"));
+    let mut quiet = |_: Event<'_>| {};
+    let sa = train(
+        &plan(),
+        &cfg(2),
+        (&cases, &val),
+        &a,
+        false,
+        &dev,
+        &mut quiet,
+    )
+    .unwrap();
+    // the same run, killed right after epoch 1 was checkpointed
+    let killed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut stop = |e: Event<'_>| {
+            if let Event::Epoch(s) = e {
+                assert!(s.epoch < 1, "simulated kill after epoch {}", s.epoch);
+            }
+        };
+        train(&plan(), &cfg(2), (&cases, &val), &b, false, &dev, &mut stop)
+    }));
+    assert!(killed.is_err());
+    let s1: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(b.join("state.json")).unwrap()).unwrap();
+    assert_eq!(s1["epoch"], 1);
+    // --resume continues it
+    let sb = train(&plan(), &cfg(2), (&cases, &val), &b, true, &dev, &mut quiet).unwrap();
+    assert_eq!((sa.epoch, sb.epoch, sa.step, sb.step), (2, 2, 4, 4));
+    let diff = max_diff(
+        &weights(&checkpoint_dir(&a, "last")),
+        &weights(&checkpoint_dir(&b, "last")),
+    );
+    assert!(diff < 1e-5, "resumed run differs by {diff}");
+    assert!(checkpoint_dir(&b, "last").join("optimizer.bpk").is_file());
+    let log = std::fs::read_to_string(b.join("train_log.csv")).unwrap();
+    assert_eq!(log.lines().count(), 3, "{log}");
+}
+
+#[test]
+fn fine_tuning_scores_the_start_and_trains_only_the_decoder() {
+    let cases = [case(0), case(4)];
+    let val = [case(2)];
+    let dev = cpu_device();
+    let base: UNet3d = plan().model.init(&dev);
+    let d = tempfile::tempdir().unwrap();
+    let mut quiet = |_: Event<'_>| {};
+    let s = train_from(
+        &plan(),
+        &cfg(1),
+        Start {
+            init: Some(&base),
+            parts: TrainableParts::Decoder,
+        },
+        (&cases, &val),
+        d.path(),
+        false,
+        &dev,
+        &mut quiet,
+    )
+    .unwrap();
+    let b0 = s.baseline.expect("the start weights are scored");
+    assert!((0.0..=1.0).contains(&b0));
+    assert!(s.best_dice >= b0);
+    let log = std::fs::read_to_string(d.path().join("train_log.csv")).unwrap();
+    assert!(log.lines().nth(1).unwrap().starts_with("0,0,"), "{log}");
+    let before = base.named_params();
+    let after = weights(&checkpoint_dir(d.path(), "last"));
+    let mut moved = 0;
+    for ((p, x), (_, y)) in before.iter().zip(&after) {
+        if p.starts_with("encoder.") {
+            assert_eq!(x, y, "{p} moved");
+        } else {
+            moved += usize::from(x != y);
+        }
+    }
+    assert!(moved > 0);
+}
