@@ -2,8 +2,8 @@
 //!
 //! Owns: lesion measurement — thresholding, 26-connected components, volumes, positions,
 //! bounding boxes, probabilities and a coarse anatomical location ([`find_lesions`]); an
-//! approximate study→MNI map estimated from the brain mask's moments ([`MniApprox`]) until
-//! real atlas registration exists; and the patient-level decision ([`patient_score`],
+//! approximate study→MNI map estimated from the brain mask's moments ([`MniApprox`]), the
+//! fallback when atlas registration (crates/register) is off or fails; and the patient-level decision ([`patient_score`],
 //! [`call`], [`calibrate`]). Must not touch: models or file formats.
 //!
 //! Conventions: images are on the study's native grid, indexed `[i, j, k]`, world space is

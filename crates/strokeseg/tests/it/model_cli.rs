@@ -129,7 +129,13 @@ fn train_calibrate_segment_validate_with_a_tiny_model() {
     let mj: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(vout.join("metrics.json")).unwrap()).unwrap();
     assert_eq!(mj["studies"], 4);
-    assert!(mj["mean_dice_positive_studies"].is_number());
+    // a number when some study has a lesion, null (not a made-up 0) when none has
+    let positives = mj["positives"].as_u64().expect("positives in metrics.json");
+    assert_eq!(
+        mj["mean_dice_positive_studies"].is_number(),
+        positives > 0,
+        "{mj}"
+    );
     // a missing model is a clear error
     let out = strokeseg(&[
         "segment",
