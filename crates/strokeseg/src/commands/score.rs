@@ -1,7 +1,5 @@
 //! Run a model on labelled studies and score it with `strokeseg-eval`: the loop shared by
-//! `learning-curve` (test set) and `adapt` (held-out studies before/after), and meant for any
-//! command that scores a model in memory (`validate` has the same loop inline and could call
-//! [`score_model`] with its headline operating point). No metric is computed here: per case
+//! `validate`, `learning-curve` (test set) and `adapt` (held-out studies before/after). No metric is computed here: per case
 //! [`score_case`], overall [`summarize`] (ISLES'22 definitions, docs/evaluation.md).
 
 use super::train::bar;
