@@ -12,6 +12,12 @@ mod pipeline;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// mimalloc keeps freed pages in the process: every burn op allocates a fresh output tensor,
+/// and with glibc's allocator large freed blocks go back to the kernel and fault in again
+/// (≈9% of forward time in the profile, docs/BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit status of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
