@@ -166,9 +166,16 @@ pub struct AdaptArgs {
     /// for --mode unsupervised.
     #[arg(long, required = true, value_name = "DIR|CSV")]
     pub data: Vec<PathBuf>,
-    /// How many of the site's studies to use (20%, at least 2, are held out).
+    /// How many of the site's studies to use (20%, at least 2, are held out unless
+    /// --no-holdout).
     #[arg(long, default_value_t = 50)]
     pub n: usize,
+    /// Adapt on all N studies: nothing held out, no early stopping, the last epoch is kept
+    /// and the model card has no before/after table. For a handful of studies (e.g.
+    /// leave-one-out over a few real cases, scored afterwards with `validate` on the one
+    /// left out), where a held-out part would be too small to select on.
+    #[arg(long)]
+    pub no_holdout: bool,
     /// What to adapt.
     #[arg(long, value_enum, default_value_t = AdaptMode::Full)]
     pub mode: AdaptMode,

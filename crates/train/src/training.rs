@@ -88,7 +88,9 @@ pub struct TrainState {
     pub best_dice: f64,
     /// Epoch of the best checkpoint (0: the initial weights of a fine-tuning run).
     pub best_epoch: usize,
-    /// Per epoch: (mean training loss, validation metric).
+    /// Per epoch: (mean training loss, validation metric; NaN — `null` in JSON — when the
+    /// run had no validation cases).
+    #[serde(deserialize_with = "history_with_nulls")]
     pub history: Vec<(f32, f64)>,
     /// Validation metric of the initial weights of a fine-tuning run (epoch 0).
     #[serde(default)]
@@ -213,6 +215,15 @@ fn batch<R: Rng>(
     )
 }
 
+/// serde_json writes a NaN metric as `null`; read it back as NaN.
+fn history_with_nulls<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(f32, f64)>, D::Error> {
+    let raw: Vec<(f32, Option<f64>)> = Deserialize::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .map(|(l, v)| (l, v.unwrap_or(f64::NAN)))
+        .collect())
+}
+
 /// The learning curve picture: training loss and validation Dice per epoch.
 #[must_use]
 pub fn learning_curve(state: &TrainState) -> image::RgbImage {
@@ -223,6 +234,7 @@ pub fn learning_curve(state: &TrainState) -> image::RgbImage {
             .iter()
             .enumerate()
             .map(|(i, h)| ((i + 1) as f64, f(h)))
+            .filter(|(_, v)| v.is_finite())
             .collect()
     };
     let ymax = state
@@ -363,7 +375,10 @@ pub fn train_from(
     if new_log {
         writeln!(log, "epoch,step,train_loss,{val_name},lr,seconds").map_err(|e| e.to_string())?;
     }
-    if !resuming {
+    // Without validation cases there is nothing to select on: every epoch becomes the best
+    // checkpoint (the last one is kept), no baseline is scored, the log's metric is empty.
+    let no_val = val_cases.is_empty();
+    if !resuming && !no_val {
         if let Some(m) = start.init {
             let t0 = std::time::Instant::now();
             let m0 = metric(m, plan, val_cases, cfg.objective);
@@ -393,7 +408,11 @@ pub fn train_from(
             on(Event::Step(state.step, loss));
         }
         let model = trainer.model();
-        let val = metric(&model, plan, val_cases, cfg.objective);
+        let val = if no_val {
+            f64::NAN
+        } else {
+            metric(&model, plan, val_cases, cfg.objective)
+        };
         state.epoch += 1;
         let mean_loss = loss_sum / cfg.steps_per_epoch.max(1) as f32;
         state.history.push((mean_loss, val));
@@ -401,15 +420,16 @@ pub fn train_from(
         trainer
             .save_optimizer(&last.join(OPTIMIZER_FILE))
             .map_err(|e| e.to_string())?;
-        if val >= state.best_dice || (state.baseline.is_none() && state.epoch == 1) {
-            state.best_dice = val;
+        if no_val || val >= state.best_dice || (state.baseline.is_none() && state.epoch == 1) {
+            state.best_dice = if no_val { 0.0 } else { val };
             state.best_epoch = state.epoch;
             save(&model, trainer.config(), &checkpoint_dir(out, "best"))
                 .map_err(|e| e.to_string())?;
         }
-        if cfg
-            .patience
-            .is_some_and(|p| state.epoch - state.best_epoch >= p && state.epoch < cfg.epochs)
+        if !no_val
+            && cfg
+                .patience
+                .is_some_and(|p| state.epoch - state.best_epoch >= p && state.epoch < cfg.epochs)
         {
             tracing::info!(
                 "early stop after epoch {}: no improvement since epoch {}",
@@ -420,11 +440,15 @@ pub fn train_from(
         }
         writeln!(
             log,
-            "{},{},{:.5},{:.4},{:.6},{:.1}",
+            "{},{},{:.5},{},{:.6},{:.1}",
             state.epoch,
             state.step,
             mean_loss,
-            val,
+            if no_val {
+                String::new()
+            } else {
+                format!("{val:.4}")
+            },
             lr_at(cfg, state.step),
             t0.elapsed().as_secs_f64()
         )

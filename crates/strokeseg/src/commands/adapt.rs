@@ -3,7 +3,8 @@
 //! N studies are drawn (seeded, balanced over the given folders); 20% of them (at least 2) are
 //! held out for early stopping and for the before/after metrics in the model card; the rest
 //! adapt the model, with the training loop of `train` ([`train_from`]) started from the base
-//! weights:
+//! weights (`--no-holdout`: all N adapt, for the fixed number of epochs, and the last epoch
+//! is kept — for a handful of studies, scored afterwards on others with `validate`):
 //!
 //! - `full`: every parameter, small learning rate (default 1e-4);
 //! - `decoder`: transposed convolutions, decoder stages and head; the encoder frozen;
@@ -160,11 +161,19 @@ pub fn run(a: &AdaptArgs) -> anyhow::Result<Status> {
             if supervised { "labelled " } else { "" }
         ));
     }
-    let Some(n_held) = held_out_count(a.n, HELD_OUT_FRACTION) else {
-        return bad(format!(
-            "--n {}: need at least 3 studies (2 held out, 1 to adapt on)",
-            a.n
-        ));
+    let n_held = if a.no_holdout {
+        if a.n == 0 {
+            return bad("--n 0: need at least 1 study to adapt on".into());
+        }
+        0
+    } else {
+        let Some(k) = held_out_count(a.n, HELD_OUT_FRACTION) else {
+            return bad(format!(
+                "--n {}: need at least 3 studies (2 held out, 1 to adapt on), or --no-holdout",
+                a.n
+            ));
+        };
+        k
     };
     // balanced over the --data folders, seeded
     let as_case: Vec<CaseRef> = pool
@@ -230,7 +239,7 @@ pub fn run(a: &AdaptArgs) -> anyhow::Result<Status> {
             ..PatchConfig::default()
         },
         seed: a.seed,
-        patience: Some(a.patience),
+        patience: (!a.no_holdout).then_some(a.patience),
         objective: if supervised {
             Objective::Supervised
         } else {
@@ -416,9 +425,16 @@ fn model_card(c: &Card<'_>) -> String {
         c.trainable,
         c.plan.model.params(),
         if a.mode == AdaptMode::Unsupervised { "mean prediction entropy (TENT; no labels)" } else { "Dice + BCE" },
-        c.lr, a.epochs, a.steps_per_epoch, a.batch, a.patience
+        c.lr, a.epochs, a.steps_per_epoch, a.batch,
+        if a.no_holdout { "none (--no-holdout)".to_string() } else { a.patience.to_string() }
     ));
-    s.push_str(&format!(
+    if a.no_holdout {
+        s.push_str(&format!(
+            "- Ran {} epochs on all {} studies (--no-holdout: nothing held out, no early stopping); kept the last epoch\n",
+            c.state.epoch, c.fit
+        ));
+    } else {
+        s.push_str(&format!(
         "- Ran {} epochs{}; kept epoch {} (0 = the base weights unchanged); held-out {} on the model's grid {:.4} (base {})\n",
         c.state.epoch,
         if c.state.stopped_early { " (early stop)" } else { "" },
@@ -427,6 +443,7 @@ fn model_card(c: &Card<'_>) -> String {
         c.state.best_dice,
         c.state.baseline.map_or_else(|| "n/a".into(), |v| format!("{v:.4}"))
     ));
+    }
     s.push_str(&format!(
         "- Operating points: {}\n- Preprocessing and network: unchanged from the base model (plan.json; spacing {:?} mm)\n\n",
         if c.ops_copied {
@@ -464,6 +481,9 @@ fn model_card(c: &Card<'_>) -> String {
                 f.studies
             ));
         }
+        _ if a.no_holdout => s.push_str(
+            "Nothing was held out (--no-holdout): score the model on studies it has not seen with `strokeseg validate --model OUT --data DIR`.\n",
+        ),
         _ => s.push_str("No held-out study has a label: no before/after metrics.\n"),
     }
     s.push_str(&format!(

@@ -174,6 +174,10 @@ pub fn progress(total_steps: usize, what: &str) -> (ProgressBar, impl FnMut(Even
         Event::Epoch(s) => {
             let (l, d) = s.history.last().copied().unwrap_or_default();
             b2.suspend(|| {
+                if d.is_nan() {
+                    eprintln!("epoch {:>3}: train loss {l:.4} (no validation)", s.epoch);
+                    return;
+                }
                 eprintln!(
                     "epoch {:>3}: train loss {l:.4}, val {d:.3} (best {:.3} @ {})",
                     s.epoch, s.best_dice, s.best_epoch

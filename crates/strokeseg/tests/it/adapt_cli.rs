@@ -236,6 +236,66 @@ fn adapt_every_mode_writes_a_usable_model_and_freezes_what_it_should() {
         std::fs::read_to_string(o.join("train_log.csv")).unwrap(),
         log0
     );
+    // N = 2 needs --no-holdout; with it both studies adapt, the last epoch is kept and a
+    // resume of the finished run reads its state back (the empty metric is `null` in JSON)
+    let o = d.path().join("adapted-noholdout");
+    let mut args = vec![
+        "adapt",
+        "--model",
+        s(&base),
+        "--data",
+        s(&site),
+        "--n",
+        "2",
+        "--mode",
+        "full",
+        "--out",
+        s(&o),
+        "--epochs",
+        "2",
+        "--steps-per-epoch",
+        "2",
+        "--batch",
+        "1",
+        "--patch",
+        "8,32,32",
+        "--lr",
+        "1e-2",
+    ];
+    let out = strokeseg(&args);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--no-holdout"), "{}", out.stderr);
+    args.push("--no-holdout");
+    let out = strokeseg(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(o.join("adapt_metrics.json")).unwrap())
+            .unwrap();
+    assert_eq!(m["split"]["adapt_on"].as_array().unwrap().len(), 2);
+    assert_eq!(m["split"]["held_out"].as_array().unwrap().len(), 0);
+    assert_eq!(m["state"]["best_epoch"], 2, "{m}");
+    let log = std::fs::read_to_string(o.join("train_log.csv")).unwrap();
+    assert_eq!(log.lines().count(), 3, "{log}"); // header + 2 epochs, no epoch-0 baseline
+    let adapted = params(&o);
+    let changed = adapted
+        .iter()
+        .zip(&base_w)
+        .filter(|((_, a), (_, b))| a != b)
+        .count();
+    assert!(
+        changed > 0,
+        "full adaptation without hold-out changed nothing"
+    );
+    assert!(std::fs::read_to_string(o.join("MODEL_CARD.md"))
+        .unwrap()
+        .contains("--no-holdout"));
+    args.push("--resume");
+    let out = strokeseg(&args);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(
+        std::fs::read_to_string(o.join("train_log.csv")).unwrap(),
+        log
+    );
     // bad input: exit 2, the path named
     let nope = d.path().join("no-such-model");
     let out = strokeseg(&[
