@@ -83,7 +83,12 @@ pub const SUMMARY_MIN_LESION_ML: f64 = 0.2;
 /// `find_lesions`): the lesion id of each voxel, 0 elsewhere.
 #[must_use]
 pub fn lesion_ids(mask: &Mask, lesions: &[Lesion]) -> Array3<usize> {
-    let (lab, n) = label::<u32>(mask.data(), &Kernel3d::Full.generate());
+    // Row-major first: `label` on a column-major array misses one diagonal of the
+    // 26-neighbourhood (see strokeseg-eval's components()).
+    let (lab, n) = label::<u32>(
+        &mask.data().as_standard_layout(),
+        &Kernel3d::Full.generate(),
+    );
     let mut stats: Vec<(usize, [usize; 3], [usize; 3])> = vec![(0, [usize::MAX; 3], [0; 3]); n + 1];
     for ((i, j, k), &l) in lab.indexed_iter() {
         if l == 0 {

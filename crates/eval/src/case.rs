@@ -73,7 +73,13 @@ struct Components {
 fn components(mask: &Mask) -> Components {
     let as_prob = mask.map(|&b| if b { 1.0f32 } else { 0.0 });
     let (_, table) = find_lesions(&as_prob, None, &|p| p, &LesionConfig::default());
-    let (labels, n) = label::<u32>(mask.data(), &Kernel3d::Full.generate());
+    // Standard (row-major) layout first: `label` visits lines in memory order and on a
+    // column-major array (NIfTI masks are read that way) never links the (+1, −1) diagonal
+    // neighbours, splitting 26-connected lesions (tests/isles22_reference.rs).
+    let (labels, n) = label::<u32>(
+        &mask.data().as_standard_layout(),
+        &Kernel3d::Full.generate(),
+    );
     let mut count = vec![0usize; n + 1];
     let mut first = vec![usize::MAX; n + 1];
     for (flat, &l) in labels.iter().enumerate() {
@@ -88,9 +94,9 @@ fn components(mask: &Mask) -> Components {
             .cmp(&count[a as usize])
             .then(first[a as usize].cmp(&first[b as usize]))
     });
-    // The two labellings should agree exactly; if they ever do not (seen once on an adapted
-    // model's held-out prediction, cause not yet found), match rows to labels by voxel count
-    // and keep only the matched ones instead of aborting the whole evaluation.
+    // The two labellings agree exactly now that both run on row-major arrays (the one
+    // mismatch ever seen came from a column-major mask). Should they still differ, match rows
+    // to labels by voxel count and keep only the matched ones rather than abort.
     if order.len() != table.len()
         || order
             .iter()

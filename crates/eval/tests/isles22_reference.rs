@@ -5,7 +5,7 @@
 //! connected-components-3d 4.1.1); rerun the script to regenerate them. The real-data part
 //! reads ISLES'22 expert masks from `../shared` in place (skipped with a message without it).
 
-use ndarray::Array3;
+use ndarray::{Array3, ShapeBuilder};
 use serde_json::Value;
 use strokeseg_core::{Grid, Mask};
 use strokeseg_eval::inputs::read_mask;
@@ -127,5 +127,30 @@ fn matches_the_challenge_code_on_real_isles22_masks() {
             m.lesion_f1,
             c["lesion_f1"]
         );
+    }
+}
+
+/// Two voxels touching only along the (+1, −1, 0) diagonal are one 26-connected lesion,
+/// whatever the memory order of the mask (masks read from NIfTI are column-major;
+/// `ndarray_ndimage::label` visits lines in memory order and, on a column-major array, never
+/// compares that diagonal — the cause of an earlier labelling mismatch).
+#[test]
+fn diagonal_neighbours_are_one_lesion_in_any_memory_order() {
+    let mut c = Array3::from_elem((4, 4, 3), false);
+    c[[1, 2, 1]] = true;
+    c[[2, 1, 1]] = true;
+    let mut f = Array3::from_shape_vec((4, 4, 3).f(), vec![false; 48]).unwrap();
+    f.assign(&c);
+    assert!(!f.is_standard_layout());
+    let g = Grid::axis_aligned([4, 4, 3], [1.0; 3], [0.0; 3]);
+    for a in [c, f] {
+        let m = Mask::on_grid(a, &g);
+        let s = score_case(&m, &m);
+        assert_eq!(
+            s.truth_lesions.len(),
+            1,
+            "diagonal pair split into two lesions"
+        );
+        assert_eq!(s.pred_lesions, 1);
     }
 }
