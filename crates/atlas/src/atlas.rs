@@ -165,5 +165,7 @@ fn map_outline(structures: &LabelMap, template: &RegTemplate) -> Registration {
     // Both sides are constant inside the brain: the correlation there means nothing (the
     // outline's fit is judged by the brain Dice).
     cfg.limits.min_correlation = -1.0;
+    // Affine only: labels are read through `mni_to_atlas`, a matrix.
+    cfg.warp.enabled = false;
     register(&fixed, &img, &mask, &cfg)
 }

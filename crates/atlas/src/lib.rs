@@ -68,6 +68,9 @@ pub struct Locator {
     pub template: RegTemplate,
     /// The atlas, when configured.
     pub atlas: Option<Atlas>,
+    /// Options of study registrations (default: affine + non-linear refinement; set
+    /// `reg_config.warp.enabled = false` for affine only).
+    pub reg_config: RegConfig,
 }
 
 /// About the atlas used, for reports.
@@ -114,13 +117,19 @@ impl Locator {
         let template = RegTemplate::dwi_like(&t);
         drop(t);
         let atlas = atlas_dir.map(|d| Atlas::load(d, &template)).transpose()?;
-        Ok(Locator { template, atlas })
+        Ok(Locator {
+            template,
+            atlas,
+            reg_config: RegConfig::default(),
+        })
     }
 
-    /// Registers a study's DWI (with its brain mask) to the template.
+    /// Registers a study's DWI (with its brain mask) to the template, with
+    /// [`Locator::reg_config`] (its displacement field, when kept, is part of the result and
+    /// of every study → MNI lookup made through it).
     #[must_use]
     pub fn register(&self, dwi: &Volume, brain: &Mask) -> Registration {
-        register(&self.template, dwi, brain, &RegConfig::default())
+        register(&self.template, dwi, brain, &self.reg_config)
     }
 
     /// Locates `lesions` (components of `mask`) given the registration, falling back to the

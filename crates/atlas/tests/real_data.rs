@@ -11,6 +11,7 @@ use strokeseg_io::nifti_io::read_volume;
 use strokeseg_io::{Study, StudySpec};
 use strokeseg_measure::{find_lesions, LesionConfig};
 use strokeseg_preproc::{brain_mask, BrainMaskConfig};
+use strokeseg_register::affine::apply;
 use strokeseg_synth::Template;
 
 fn locator(with_atlas: bool) -> Option<Locator> {
@@ -116,28 +117,60 @@ fn ads_mni_brain_masks_and_lesion_locations_match_the_peer_tool() {
         // Our brain mask in the peer's MNI space (the atlas space).
         let theirs = read_volume(&d.join(format!("{subj}_Mask_MNI.nii.gz"))).unwrap();
         let g = theirs.grid();
-        let ours_m = strokeseg_register::pull_mask(&brain, &g, &(reg_matrix(&reg) * atlas_to_mni));
-        let dsc = dice(
-            ours_m.data().iter().copied(),
-            theirs.data().iter().map(|&v| v > 0.5),
-        );
+        // Their space → ICBM152 (the atlas map, affine) → study (our registration, with
+        // its displacement field when kept).
+        let through = |r: &strokeseg_register::Registration| {
+            let r = r.clone();
+            move |x: [f64; 3]| r.to_world(apply(&atlas_to_mni, x))
+        };
+        let theirs_b = || theirs.data().iter().map(|&v| v > 0.5);
+        let ours_m = strokeseg_register::pull_mask_with(&brain, &g, &through(&reg));
+        let dsc = dice(ours_m.data().iter().copied(), theirs_b());
+        let affine_m = strokeseg_register::pull_mask_with(&brain, &g, &through(&reg.affine_only()));
+        let dsc_affine = dice(affine_m.data().iter().copied(), theirs_b());
         let their_native = read_volume(&d.join(format!("{subj}_Mask.nii.gz"))).unwrap();
         let tn = Mask::on_grid(their_native.data().mapv(|v| v > 0.5), &study.dwi.grid());
         let native_dsc = dice(brain.data().iter().copied(), tn.data().iter().copied());
-        let via_theirs = strokeseg_register::pull_mask(&tn, &g, &(reg_matrix(&reg) * atlas_to_mni));
+        let via_theirs = strokeseg_register::pull_mask_with(&tn, &g, &through(&reg));
         let dsc_theirs = dice(
             via_theirs.data().iter().copied(),
             theirs.data().iter().map(|&v| v > 0.5),
         );
         eprintln!(
-            "{subj}: MNI brain mask Dice vs ADS {dsc:.3} (native-space brain mask Dice {native_dsc:.3}; \
-             their native mask through our map {dsc_theirs:.3}); registration {:?}",
-            reg.quality
+            "{subj}: MNI brain mask Dice vs ADS {dsc:.3} (affine only {dsc_affine:.3}; native-space \
+             brain mask Dice {native_dsc:.3}; their native mask through our map {dsc_theirs:.3}); \
+             registration {:?}; non-linear {:?}",
+            reg.quality, reg.nonlinear
         );
-        // The issue's target is 0.90; with an affine map Subject02 reaches 0.893 (their mask
-        // is non-linearly normalised), so this guards against regressions below 0.88 and
-        // docs/location.md reports the shortfall.
+        // How well any normalisation to ICBM152 2009a can agree with their masks: the
+        // template brain itself carried into their space (the atlas map) against their mask.
+        let tb = &loc.template.brain;
+        let ceiling_m = strokeseg_register::pull_mask_with(tb, &g, &|x| apply(&atlas_to_mni, x));
+        let ceiling = dice(ceiling_m.data().iter().copied(), theirs_b());
+        // And how well our brain mask lands on the template brain, with and without the field.
+        let on_template = |r: &strokeseg_register::Registration| {
+            let m = r.mask_to_mni(&brain, &tb.grid());
+            dice(m.data().iter().copied(), tb.data().iter().copied())
+        };
+        let (tpl_warped, tpl_affine) = (on_template(&reg), on_template(&reg.affine_only()));
+        eprintln!(
+            "{subj}: brain mask vs ICBM152 brain Dice {tpl_warped:.3} (affine only {tpl_affine:.3}); \
+             ICBM152 brain vs ADS MNI mask (ceiling) {ceiling:.3}"
+        );
+        // The field is kept and brings the study's brain onto the template's.
+        assert!(reg.is_nonlinear(), "{subj}: {:?}", reg.nonlinear);
+        assert!(
+            tpl_warped > tpl_affine + 0.01,
+            "{subj}: the field does not help ({tpl_warped:.3} vs {tpl_affine:.3})"
+        );
+        // Against their MNI masks we reach about what the template brain itself reaches
+        // (their masks are ~12 % larger than the atlas outline and subject-specific; see
+        // docs/location.md): guard against regressions below 0.88 and within 0.03 of that.
         assert!(dsc >= 0.88, "{subj}: Dice {dsc:.3}");
+        assert!(
+            dsc >= ceiling - 0.03,
+            "{subj}: Dice {dsc:.3}, ceiling {ceiling:.3}"
+        );
 
         // Their predicted lesion as our lesion mask.
         let pred =
@@ -203,10 +236,6 @@ fn ads_mni_brain_masks_and_lesion_locations_match_the_peer_tool() {
             "{subj}: largest territory"
         );
     }
-}
-
-fn reg_matrix(reg: &strokeseg_register::Registration) -> nalgebra::Matrix4<f64> {
-    strokeseg_register::affine::from_rows(&reg.mni_to_world)
 }
 
 #[test]

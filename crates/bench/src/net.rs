@@ -1,5 +1,6 @@
-//! Our side of the network measurements: forward passes and training steps of a
-//! [`UNet3d`] on burn's flex device, with per-phase peak RSS, on deterministic inputs.
+//! Our side of the network measurements: forward passes (burn's and the tuned inference path
+//! of `strokeseg-fastnet`) and training steps of a [`UNet3d`], with per-phase peak RSS, on
+//! deterministic inputs.
 
 use ndarray::Array5;
 use rand::{Rng, SeedableRng};
@@ -77,6 +78,33 @@ pub fn forward(
     )
 }
 
+/// Times `repeats` forward passes of the tuned inference path (after `warmup` untimed ones,
+/// which also fill its buffer pool); returns the timings and the logits.
+///
+/// # Errors
+/// When the model's weights or the input do not fit the fast path.
+pub fn forward_fast(
+    model: &UNet3d,
+    config: &UNet3dConfig,
+    input: &Array5<f32>,
+    warmup: usize,
+    repeats: usize,
+) -> anyhow::Result<(Timed, Array5<f32>)> {
+    reset_peak_rss();
+    let net = strokeseg_fastnet::FastUNet::new(model, config)?;
+    let out = net.logits(input)?;
+    let times = time_runs(warmup, repeats, || {
+        std::hint::black_box(net.logits(input).expect("checked above"));
+    });
+    Ok((
+        Timed {
+            times,
+            peak_rss: peak_rss_bytes(),
+        },
+        out,
+    ))
+}
+
 /// Times training steps (forward + backward + AdamW) of a copy of `model` on one fixed batch;
 /// returns the timings and the loss of the first step (before any update).
 pub fn train_step(
@@ -88,7 +116,7 @@ pub fn train_step(
     warmup: usize,
     repeats: usize,
 ) -> (Timed, f32) {
-    let device = strokeseg_model::cpu_device();
+    let device = strokeseg_model::run_device();
     reset_peak_rss();
     let mut trainer = Trainer::from_model(model.clone(), config, &device);
     let first = trainer.step(input.clone(), target.clone(), lr);

@@ -41,6 +41,12 @@ pub struct NetRow {
     pub torch_agreement: Option<f64>,
     /// Agreement of ONNX Runtime with ours, same measure.
     pub onnx_agreement: Option<f64>,
+    /// The tuned inference path (`strokeseg-fastnet`), forward rows only.
+    pub fast: Option<Measured>,
+    /// Its agreement with burn (ours), `max|fast − burn| / max|burn|`.
+    pub fast_agreement: Option<f64>,
+    /// Its agreement with PyTorch, same measure.
+    pub fast_torch_agreement: Option<f64>,
 }
 
 /// `strokeseg segment` end to end.
@@ -146,6 +152,40 @@ impl BenchReport {
         }
     }
 
+    fn fast_table(&self, out: &mut String) {
+        let peak = self.peak_gflops();
+        out.push_str("| input | fast path | burn (same run) | fast/burn | fast/PyTorch | fast/ORT | GFLOP/s fast (% of peak) | peak RSS fast | agreement vs burn · PyTorch |\n");
+        out.push_str("|---|---|---|---|---|---|---|---|---|\n");
+        let dash = || "—".to_string();
+        for r in &self.forward {
+            let Some(f) = &r.fast else { continue };
+            let ratio = |m: Option<&Measured>| {
+                m.map_or_else(dash, |m| {
+                    format!("**{:.2}×**", f.stats.median / m.stats.median)
+                })
+            };
+            let g = r.gflop / f.stats.median;
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} · {} |",
+                r.shape,
+                secs(&f.stats),
+                secs(&r.ours.stats),
+                ratio(Some(&r.ours)),
+                ratio(r.torch.as_ref()),
+                ratio(r.onnx.as_ref()),
+                peak.map_or(format!("{g:.1}"), |p| format!(
+                    "{g:.1} ({:.0}%)",
+                    100.0 * g / p
+                )),
+                mb(f.peak_rss),
+                r.fast_agreement.map_or_else(dash, |e| format!("{e:.1e}")),
+                r.fast_torch_agreement
+                    .map_or_else(dash, |e| format!("{e:.1e}")),
+            );
+        }
+    }
+
     /// Goal verdicts, one line each.
     #[must_use]
     pub fn goals(&self) -> Vec<String> {
@@ -164,11 +204,29 @@ impl BenchReport {
         for r in &self.forward {
             if let Some(t) = &r.torch {
                 g.push(verdict(
-                    &format!("forward {} vs PyTorch", r.shape),
+                    &format!("forward {} (burn) vs PyTorch", r.shape),
                     r.ours.stats.median / t.stats.median,
                     1.0,
                     "×",
                 ));
+            }
+            if let Some(f) = &r.fast {
+                if let Some(t) = &r.torch {
+                    g.push(verdict(
+                        &format!("forward {} (fast path) vs PyTorch", r.shape),
+                        f.stats.median / t.stats.median,
+                        1.0,
+                        "×",
+                    ));
+                }
+                if let Some(o) = &r.onnx {
+                    g.push(verdict(
+                        &format!("forward {} (fast path) vs ONNX Runtime", r.shape),
+                        f.stats.median / o.stats.median,
+                        1.0,
+                        "×",
+                    ));
+                }
             }
         }
         if let Some(t) = self
@@ -239,6 +297,11 @@ impl BenchReport {
             rows.push(t);
         }
         self.net_table(&mut o, &rows);
+        if self.forward.iter().any(|r| r.fast.is_some()) {
+            o.push_str("\n### Fast inference path (`strokeseg-fastnet`, the default `--engine` of `segment`)\n\n");
+            self.fast_table(&mut o);
+            o.push_str("\nThe same inputs, weights and threads as the table above, measured in the same run; fast/burn is the ratio least sensitive to other load on the machine.\n");
+        }
         o.push_str("\nGFLOP counts the convolutions and transposed convolutions analytically from their shapes (`UNet3dConfig::flops`, 2 FLOPs per multiply-add); a training step is counted as 3× the forward (forward, and backward for inputs and weights). Agreement: `max|ours − theirs| / max|theirs|` of the logits on the same input and weights (for the training step: relative difference of the first loss). Peak RSS is the measuring process's high-water mark during that measurement (reset before it), so it includes what was already resident (libraries, weights).\n");
         if let Some(s) = &self.segment {
             let _ = writeln!(
@@ -311,5 +374,67 @@ mod tests {
         assert!(out.starts_with("# Title\n\nintro") && out.ends_with("## Analysis\nkept\n"));
         assert_eq!(splice(&out, &g2), out, "idempotent");
         assert!(splice("# T\n", &g2).starts_with("# T\n\n<!--"));
+    }
+
+    fn measured(median: f64) -> Measured {
+        Measured {
+            stats: Stats {
+                median,
+                min: median,
+                max: median,
+                n: 3,
+            },
+            peak_rss: 100_000_000,
+        }
+    }
+
+    #[test]
+    fn fast_path_gets_its_table_ratios_and_verdicts() {
+        let row = NetRow {
+            label: "forward".into(),
+            shape: "1×2×32×64×64".into(),
+            gflop: 16.0,
+            ours: measured(0.4),
+            torch: Some(measured(0.2)),
+            onnx: Some(measured(0.1)),
+            torch_agreement: Some(1e-6),
+            onnx_agreement: None,
+            fast: Some(measured(0.16)),
+            fast_agreement: Some(2e-6),
+            fast_torch_agreement: Some(3e-6),
+        };
+        let report = BenchReport {
+            command: "x".into(),
+            when: "now".into(),
+            machine: crate::machine::describe(),
+            threads: 2,
+            load: (Some(0.5), Some(0.5)),
+            versions: BTreeMap::new(),
+            model: "m".into(),
+            peak: vec![("p".into(), 100.0)],
+            forward: vec![row.clone()],
+            train: None,
+            segment: None,
+            notes: vec![],
+        };
+        let md = report.markdown();
+        assert!(md.contains("### Fast inference path"), "{md}");
+        // fast/burn 0.40, fast/PyTorch 0.80, fast/ORT 1.60; 100 GFLOP/s = 100% of the peak.
+        assert!(
+            md.contains("| **0.40×** | **0.80×** | **1.60×** | 100.0 (100%) |"),
+            "{md}"
+        );
+        assert!(md.contains("2.0e-6 · 3.0e-6"), "{md}");
+        let goals = report.goals();
+        assert!(goals
+            .iter()
+            .any(|g| g.contains("(fast path) vs PyTorch: 0.80×") && g.contains("met")));
+        assert!(goals
+            .iter()
+            .any(|g| g.contains("(fast path) vs ONNX Runtime: 1.60×") && g.contains("missed")));
+        // Without a fast measurement there is no fast table.
+        let mut plain = report;
+        plain.forward[0].fast = None;
+        assert!(!plain.markdown().contains("Fast inference path"));
     }
 }

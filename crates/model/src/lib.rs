@@ -4,7 +4,9 @@
 //! Owns: the network ([`UNet3dConfig`], [`UNet3d`]), [`dice_bce_loss`], [`Trainer`] (with its
 //! AdamW state saved/restored for exact resume, partial fine-tuning via [`TrainableParts`], and
 //! the entropy objective [`binary_entropy_with_logits`]), [`predict`], [`save`]/[`load`], the
-//! CPU device ([`cpu_device`]), the weights as SafeTensors for other frameworks
+//! CPU device ([`cpu_device`]) and the device choice (`device.rs`: [`DeviceChoice`],
+//! [`run_device`]; libtorch CPU/CUDA with the optional `tch` feature), the weights as
+//! SafeTensors for other frameworks
 //! ([`export_safetensors`], [`import_safetensors`]). Must not touch: file formats
 //! of images (`strokeseg-io`), preprocessing and patch sampling (`strokeseg-preproc`), the CLI.
 //!
@@ -34,8 +36,11 @@
 //! A directory with `config.json` ([`UNet3dConfig`], burn `Config` JSON) and `model.bpk` (burn's
 //! burnpack record of every parameter by module path, f32, native byte order): about
 //! 4 × [`UNet3dConfig::params`] bytes (5.6 MB for base 16 / depth 3, 15.2 MB for depth 4).
+//! The record does not name a device: weights saved from one device load onto any other
+//! (tests/tch.rs checks flex ↔ libtorch with the `tch` feature).
 #![warn(missing_docs)]
 
+mod device;
 mod export;
 mod loss;
 mod train;
@@ -46,6 +51,9 @@ use std::path::{Path, PathBuf};
 use burn::config::Config;
 use burn::module::Module;
 use burn::store::ModuleRecord;
+pub use device::{
+    run_device, run_device_choice, set_run_device, DeviceChoice, DeviceError, TCH_BUILD_HINT,
+};
 pub use export::{
     export_safetensors, import_safetensors, logits, named_tensors, read_safetensors, NamedTensor,
     BURN_VERSION,
@@ -96,7 +104,8 @@ pub enum ModelError {
     },
 }
 
-/// The CPU device (burn's pure-Rust flex backend, multi-threaded with rayon).
+/// The CPU device (burn's pure-Rust flex backend, multi-threaded with rayon). Commands use
+/// [`run_device`] instead, which is this unless `--device` chose another.
 pub fn cpu_device() -> Device {
     Device::flex()
 }

@@ -77,7 +77,19 @@ impl Moving {
     #[inline]
     #[must_use]
     pub fn at(&self, p: [f64; 3]) -> Option<f32> {
-        let v = apply(&self.world_to_voxel, p);
+        self.at_voxel(apply(&self.world_to_voxel, p))
+    }
+
+    /// World mm → fractional voxel index of the study.
+    #[must_use]
+    pub fn world_to_voxel(&self) -> &Matrix4<f64> {
+        &self.world_to_voxel
+    }
+
+    /// Value at a fractional voxel index, `None` outside the image.
+    #[inline]
+    #[must_use]
+    pub fn at_voxel(&self, v: [f64; 3]) -> Option<f32> {
         let d = self.dims;
         // Half a voxel beyond the outer centres still belongs to the image.
         if (0..3).any(|a| v[a] < -0.5 || v[a] > d[a] as f64 - 0.5) {

@@ -4,7 +4,9 @@
 use crate::affine::{apply, from_rows, to_rows, update_matrix, Params, N};
 use crate::metric::{brain_correlation, nmi, robust_max, Moving};
 use crate::optim::{minimize, Search};
+use crate::refine::{refine, WarpConfig};
 use crate::template::RegTemplate;
+use crate::warp::{Nonlinear, Warp};
 use nalgebra::{Matrix4, Rotation3, Vector3};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
@@ -50,7 +52,9 @@ pub struct Quality {
     pub volume_ratio: f64,
 }
 
-/// A registration: the affine between MNI and the study's world, its quality and verdict.
+/// A registration: the affine between MNI and the study's world, the optional displacement
+/// field applied before it (template point `q` is imaged at `affine · (q + d(q))`), its
+/// quality and verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Registration {
     /// The fixed image used.
@@ -67,8 +71,16 @@ pub struct Registration {
     pub start: String,
     /// Cost evaluations.
     pub evaluations: usize,
-    /// Wall-clock seconds.
+    /// Wall-clock seconds (affine and non-linear steps together).
     pub seconds: f64,
+    /// What the non-linear refinement did (absent in results made before it existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonlinear: Option<Nonlinear>,
+    /// The displacement field, when the refinement was kept. Not serialised (hundreds of
+    /// thousands of numbers): `strokeseg register` writes it as `warp_mni.nii.gz` and names
+    /// the file in [`Nonlinear::file`]; a registration read back from JSON is affine only.
+    #[serde(skip)]
+    pub warp: Option<Warp>,
 }
 
 impl Registration {
@@ -78,30 +90,58 @@ impl Registration {
         self.failure.is_none()
     }
 
-    /// Study world point → MNI mm.
+    /// True when the displacement field is part of the map.
     #[must_use]
-    pub fn to_mni(&self, p: [f64; 3]) -> [f64; 3] {
-        apply(&from_rows(&self.world_to_mni), p)
+    pub fn is_nonlinear(&self) -> bool {
+        self.warp.is_some()
     }
 
-    /// MNI point → study world mm.
+    /// The same registration without the displacement field (the affine alone; the
+    /// record of the non-linear step is kept, marked unused).
+    #[must_use]
+    pub fn affine_only(&self) -> Registration {
+        let mut r = self.clone();
+        r.warp = None;
+        if let Some(n) = r.nonlinear.as_mut() {
+            if n.used {
+                n.used = false;
+                n.status = "dropped (affine only requested)".into();
+            }
+        }
+        r
+    }
+
+    /// Study world point → MNI mm (affine inverse, then the field's inverse).
+    #[must_use]
+    pub fn to_mni(&self, p: [f64; 3]) -> [f64; 3] {
+        let a = apply(&from_rows(&self.world_to_mni), p);
+        match &self.warp {
+            Some(w) => w.inverse(a),
+            None => a,
+        }
+    }
+
+    /// MNI point → study world mm (the field, then the affine).
     #[must_use]
     pub fn to_world(&self, q: [f64; 3]) -> [f64; 3] {
+        let q = match &self.warp {
+            Some(w) => w.forward(q),
+            None => q,
+        };
         apply(&from_rows(&self.mni_to_world), q)
     }
 
     /// `img` resampled (trilinear) onto `grid` in MNI space; 0 outside the study.
     #[must_use]
     pub fn volume_to_mni(&self, img: &Volume, grid: &Grid) -> Volume {
-        let m = from_rows(&self.mni_to_world);
-        let w2v = img.grid().world_to_voxel_affine() * m;
+        let w2v = img.grid().world_to_voxel_affine();
         let src = img.data().view();
         let d = img.dims();
         let data = ndarray::Array3::from_shape_fn(
             (grid.dims[0], grid.dims[1], grid.dims[2]),
             |(i, j, k)| {
                 let q = grid.voxel_to_world([i as f64, j as f64, k as f64]);
-                let v = apply(&w2v, q);
+                let v = apply(&w2v, self.to_world(q));
                 if (0..3).any(|a| v[a] < -0.5 || v[a] > d[a] as f64 - 0.5) {
                     return 0.0;
                 }
@@ -117,7 +157,7 @@ impl Registration {
     /// `mask` resampled onto `grid` in MNI space (see [`pull_mask`]); false outside the study.
     #[must_use]
     pub fn mask_to_mni(&self, mask: &Mask, grid: &Grid) -> Mask {
-        pull_mask(mask, grid, &from_rows(&self.mni_to_world))
+        pull_mask_with(mask, grid, &|q| self.to_world(q))
     }
 }
 
@@ -126,13 +166,27 @@ impl Registration {
 /// across thick slices); false outside the mask's grid.
 #[must_use]
 pub fn pull_mask(mask: &Mask, grid: &Grid, grid_to_mask_world: &Matrix4<f64>) -> Mask {
-    let w2v = mask.grid().world_to_voxel_affine() * grid_to_mask_world;
+    pull_mask_with(mask, grid, &|p| apply(grid_to_mask_world, p))
+}
+
+/// [`pull_mask`] through any map `grid world → mask world` (e.g. a registration with its
+/// displacement field: `&|q| reg.to_world(q)`).
+#[must_use]
+pub fn pull_mask_with(
+    mask: &Mask,
+    grid: &Grid,
+    grid_to_mask_world: &dyn Fn([f64; 3]) -> [f64; 3],
+) -> Mask {
+    let w2v = mask.grid().world_to_voxel_affine();
     let d = mask.dims();
     let src = mask.data().mapv(|b| if b { 1.0f32 } else { 0.0 });
     let view = src.view();
     let data =
         ndarray::Array3::from_shape_fn((grid.dims[0], grid.dims[1], grid.dims[2]), |(i, j, k)| {
-            let v = apply(&w2v, grid.voxel_to_world([i as f64, j as f64, k as f64]));
+            let v = apply(
+                &w2v,
+                grid_to_mask_world(grid.voxel_to_world([i as f64, j as f64, k as f64])),
+            );
             if (0..3).any(|a| v[a] < -0.5 || v[a] > d[a] as f64 - 0.5) {
                 return false;
             }
@@ -147,6 +201,9 @@ pub fn pull_mask(mask: &Mask, grid: &Grid, grid_to_mask_world: &Matrix4<f64>) ->
 pub struct RegConfig {
     /// Failure limits.
     pub limits: Limits,
+    /// The non-linear refinement after the affine (on by default; `warp.enabled = false`
+    /// for an affine-only result).
+    pub warp: WarpConfig,
 }
 
 /// Template → study matrix of a moments-based study → MNI approximation.
@@ -231,11 +288,22 @@ pub fn register(tpl: &RegTemplate, img: &Volume, brain: &Mask, cfg: &RegConfig) 
         tracing::debug!(lv, evals, secs = t0.elapsed().as_secs_f64(), "level done");
     }
     let fine = Moving::new(img, sigmas[2], max);
+    // The verdict is the affine's: a failed affine is never refined (and so never rescued).
     let quality = measure_quality(tpl, &fine, brain, &m);
     let failure = judge(&quality, &cfg.limits);
-    if let Some(f) = &failure {
+    let (warp, nonlinear) = if let Some(f) = &failure {
         tracing::warn!("registration to {} failed: {f}", tpl.name);
-    }
+        let n = Nonlinear {
+            status: "skipped: the affine failed its quality checks".into(),
+            ..Default::default()
+        };
+        (None, cfg.warp.enabled.then_some(n))
+    } else if cfg.warp.enabled {
+        let (w, n) = refine(tpl, img, brain, &fine, &m, &cfg.warp);
+        (w, Some(n))
+    } else {
+        (None, None)
+    };
     let inv = m.try_inverse().unwrap_or_else(Matrix4::identity);
     Registration {
         template: tpl.name.clone(),
@@ -246,6 +314,8 @@ pub fn register(tpl: &RegTemplate, img: &Volume, brain: &Mask, cfg: &RegConfig) 
         start: start.to_string(),
         evaluations: evals,
         seconds: t0.elapsed().as_secs_f64(),
+        nonlinear,
+        warp,
     }
 }
 

@@ -49,7 +49,7 @@ pub struct RegTemplate {
 }
 
 /// Block average of `a` by an integer `f` per axis; returns the array and the new grid.
-fn block_mean(a: &Array3<f32>, grid: &Grid, f: usize) -> (Array3<f32>, Grid) {
+pub(crate) fn block_mean(a: &Array3<f32>, grid: &Grid, f: usize) -> (Array3<f32>, Grid) {
     let d = grid.dims;
     let nd = [d[0] / f, d[1] / f, d[2] / f];
     let mut out = Array3::<f32>::zeros((nd[0], nd[1], nd[2]));

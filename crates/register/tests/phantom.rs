@@ -14,15 +14,24 @@ use strokeseg_synth::Template;
 /// and noise: what a skull-on DWI looks like to the registration.
 fn render(tpl: &RegTemplate, mni_to_world: &Matrix4<f64>, grid: &Grid, seed: u64) -> Volume {
     let w2m = mni_to_world.try_inverse().unwrap();
+    render_with(tpl, &|p| apply(&w2m, p), grid, seed)
+}
+
+/// The same through any world → MNI map.
+fn render_with(
+    tpl: &RegTemplate,
+    world_to_mni: &dyn Fn([f64; 3]) -> [f64; 3],
+    grid: &Grid,
+    seed: u64,
+) -> Volume {
     let src = tpl.image.data().view();
-    let t_w2v = tpl.image.grid().world_to_voxel_affine() * w2m;
+    let t_w2v = tpl.image.grid().world_to_voxel_affine();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let d = grid.dims;
     let data = Array3::from_shape_fn((d[0], d[1], d[2]), |(i, j, k)| {
         let p = grid.voxel_to_world([i as f64, j as f64, k as f64]);
-        let v = apply(&t_w2v, p);
-        let brain = strokeseg_core::sample_trilinear(&src, v);
-        let q = apply(&w2m, p);
+        let q = world_to_mni(p);
+        let brain = strokeseg_core::sample_trilinear(&src, apply(&t_w2v, q));
         // Scalp: a thin shell 10–14 mm outside an ellipsoid around the phantom brain.
         let r = ((q[0] / 77.0).powi(2)
             + ((q[1] + 20.0) / 100.0).powi(2)
@@ -120,4 +129,92 @@ fn a_non_brain_object_is_flagged_failed() {
         "a bottle registered as a brain: {:?}",
         reg.quality
     );
+    // A failed affine is never refined (so never made to look better by a field).
+    assert!(reg.warp.is_none(), "{:?}", reg.nonlinear);
+    assert!(
+        reg.nonlinear
+            .as_ref()
+            .is_some_and(|n| !n.used && n.status.starts_with("skipped")),
+        "{:?}",
+        reg.nonlinear
+    );
+}
+
+/// A smooth non-linear map of template points (up to about 6 mm): ventricle expansion as
+/// the synthetic subjects' atrophy has it, and the vertex pushed down, both normal to the
+/// edges they move (an edge can only tell how far it moved across itself).
+fn bumps(q: [f64; 3]) -> [f64; 3] {
+    let v = [0.0, -5.0, 12.0];
+    let r2: f64 = (0..3).map(|a| (q[a] - v[a]).powi(2)).sum();
+    let k = 1.0 - 0.35 * (-r2 / (2.0 * 20.0f64.powi(2))).exp();
+    let mut out: [f64; 3] = std::array::from_fn(|a| v[a] + (q[a] - v[a]) * k);
+    let top = [0.0, -15.0, 68.0];
+    let t2: f64 = (0..3).map(|a| (q[a] - top[a]).powi(2)).sum();
+    out[2] -= 6.0 * (-t2 / (2.0 * 22.0f64.powi(2))).exp();
+    out
+}
+
+#[test]
+fn the_non_linear_refinement_follows_a_known_smooth_warp() {
+    let tpl = RegTemplate::dwi_like(&Template::phantom(3.0));
+    let aff = pose([5.0, -2.0, 4.0], 1.04, [3.0, -5.0, 6.0], tpl.centre);
+    let inv = aff.try_inverse().unwrap();
+    // The truth: template point q is imaged at aff · bumps(q). Its inverse by fixed point.
+    let truth_to_world = |q: [f64; 3]| apply(&aff, bumps(q));
+    let world_to_mni = |p: [f64; 3]| {
+        let a = apply(&inv, p);
+        let mut q = a;
+        for _ in 0..30 {
+            let f = bumps(q);
+            q = std::array::from_fn(|i| q[i] + a[i] - f[i]);
+        }
+        q
+    };
+    let grid = study_grid([64, 76, 40], [2.5, 2.5, 4.0], [3.0, -25.0, 15.0]);
+    let img = render_with(&tpl, &world_to_mni, &grid, 3);
+    let brain = brain_mask(&img, &BrainMaskConfig::default());
+    let reg = register(&tpl, &img, &brain, &RegConfig::default());
+    assert!(reg.ok(), "{:?} {:?}", reg.failure, reg.quality);
+    let n = reg.nonlinear.clone().expect("refinement on by default");
+    eprintln!("non-linear: {n:?}");
+    let err = |r: &strokeseg_register::Registration| {
+        let (mut k, mut e) = (0.0, 0.0);
+        let g = tpl.brain.grid();
+        for ((i, j, kk), &b) in tpl.brain.data().indexed_iter() {
+            if b {
+                let q = g.voxel_to_world([i as f64, j as f64, kk as f64]);
+                let (a, t) = (r.to_world(q), truth_to_world(q));
+                e += ((a[0] - t[0]).powi(2) + (a[1] - t[1]).powi(2) + (a[2] - t[2]).powi(2)).sqrt();
+                k += 1.0;
+            }
+        }
+        e / k
+    };
+    let (refined, affine) = (err(&reg), err(&reg.affine_only()));
+    eprintln!("phantom with a warp: mean error affine {affine:.2} mm, refined {refined:.2} mm");
+    assert!(
+        affine > 1.0,
+        "the warp is too small to test anything ({affine:.2} mm)"
+    );
+    assert!(n.used && reg.is_nonlinear(), "{n:?}");
+    assert!(
+        refined < 0.8 * affine,
+        "refined {refined:.2} vs affine {affine:.2} mm"
+    );
+    assert!(n.nmi_warped > n.nmi_affine);
+    // Smooth and bounded: no folding, within the configured limit.
+    let w = reg.warp.as_ref().unwrap();
+    assert!(
+        n.min_jacobian > 0.2 && n.max_mm <= RegConfig::default().warp.max_mm + 1e-3,
+        "{n:?}"
+    );
+    assert!((w.max_mm() - n.max_mm).abs() < 1e-9);
+    // study → MNI → study through the field comes back.
+    let q = [20.0, -10.0, 20.0];
+    let back = reg.to_mni(reg.to_world(q));
+    assert!((0..3).all(|a| (back[a] - q[a]).abs() < 0.05), "{back:?}");
+    // The JSON record keeps the summary, not the field (written to a file by the CLI).
+    let j: strokeseg_register::Registration =
+        serde_json::from_str(&serde_json::to_string(&reg).unwrap()).unwrap();
+    assert!(j.warp.is_none() && j.nonlinear.as_ref().is_some_and(|x| x.used));
 }

@@ -15,6 +15,18 @@ pub struct Cli {
     /// Only errors on stderr.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Where the network runs (train, segment, validate, calibrate, adapt, learning-curve,
+    /// bench, demo, serve): cpu (burn's pure-Rust flex backend), libtorch-cpu, cuda or cuda:N
+    /// (libtorch; these need a build with `--features tch`, see README). Default:
+    /// $STROKESEG_DEVICE, else cpu.
+    #[arg(long, global = true, value_name = "DEVICE")]
+    pub device: Option<strokeseg_model::DeviceChoice>,
+    /// Inference forward of segment, validate, calibrate, demo, serve and everything else that
+    /// runs the sliding windows: fast (the tuned CPU path, same logits as burn to 1e-4, about
+    /// 2× faster; CPU device only) or burn (burn's forward, the reference; used on libtorch
+    /// devices). Training always uses burn. Default: $STROKESEG_ENGINE, else fast.
+    #[arg(long, global = true, value_name = "ENGINE")]
+    pub engine: Option<crate::engine::Engine>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -326,6 +338,9 @@ pub struct LocationArgs {
     /// Skip registration (location from a moments-based MNI approximation).
     #[arg(long)]
     pub no_register: bool,
+    /// Register with the 12-parameter affine only (no smooth non-linear refinement).
+    #[arg(long)]
+    pub affine_only: bool,
 }
 
 /// `strokeseg register`.

@@ -7,6 +7,8 @@
 
 mod cli;
 mod commands;
+mod device;
+mod engine;
 mod pipeline;
 
 use clap::Parser;
@@ -30,6 +32,14 @@ pub enum Status {
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     init_logging(args.verbose, args.quiet);
+    if let Err(e) = device::select(args.device) {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(2);
+    }
+    if let Err(e) = engine::select(args.engine) {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(2);
+    }
     match commands::run(args.command) {
         Ok(Status::Ok) => ExitCode::SUCCESS,
         Ok(Status::BadInput) => ExitCode::from(2),

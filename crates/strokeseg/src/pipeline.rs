@@ -7,7 +7,7 @@ use std::time::Instant;
 use strokeseg_core::{Mask, Volume};
 use strokeseg_io::Study;
 use strokeseg_measure::{find_lesions, Lesion, LesionConfig, OperatingPoint};
-use strokeseg_model::{cpu_device, load, UNet3d};
+use strokeseg_model::{load, run_device, UNet3d};
 use strokeseg_preproc::{dilate_mm, prepare};
 use strokeseg_train::training::predict_volume;
 use strokeseg_train::Plan;
@@ -34,6 +34,8 @@ pub struct Segmenter {
     /// Plan (preprocessing, network, window).
     pub plan: Plan,
     model: UNet3d,
+    /// The tuned forward of `model` when the inference engine is `fast` (src/engine.rs).
+    fast: Option<strokeseg_fastnet::FastUNet>,
     /// Calibrated operating points (may be empty for an uncalibrated model).
     pub operating_points: Vec<OperatingPoint>,
     /// Mirror test-time augmentation.
@@ -93,7 +95,8 @@ impl Segmenter {
         } else {
             dir.to_path_buf()
         };
-        let (model, _) = load(&weights, &cpu_device())?;
+        let (model, config) = load(&weights, &run_device())?;
+        let fast = crate::engine::fast_net(&model, &config)?;
         let ops_path = dir.join(OPERATING_POINTS_FILE);
         let operating_points = if ops_path.is_file() {
             serde_json::from_str(&std::fs::read_to_string(&ops_path)?)
@@ -105,6 +108,7 @@ impl Segmenter {
             dir: dir.to_path_buf(),
             plan,
             model,
+            fast,
             operating_points,
             tta: false,
             locator: None,
@@ -124,7 +128,10 @@ impl Segmenter {
         let p = prepare(study, &self.plan.prep, self.plan.grid_multiple());
         let preprocess = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let prob_dhw = predict_volume(&self.model, &p.input, self.plan.window, self.tta);
+        let prob_dhw = match &self.fast {
+            Some(f) => crate::engine::predict_volume(f, &p.input, self.plan.window, self.tta),
+            None => predict_volume(&self.model, &p.input, self.plan.window, self.tta),
+        };
         let network = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let prob = p.to_native(&prob_dhw);

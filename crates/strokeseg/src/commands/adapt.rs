@@ -39,7 +39,7 @@ use crate::Status;
 use std::path::{Path, PathBuf};
 use strokeseg_eval::Summary;
 use strokeseg_measure::LesionConfig;
-use strokeseg_model::{cpu_device, load, TrainableParts, CONFIG_FILE, WEIGHTS_FILE};
+use strokeseg_model::{load, run_device, TrainableParts, CONFIG_FILE, WEIGHTS_FILE};
 use strokeseg_train::data::{discover_studies, load_study, Case, CaseRef, StudyRef};
 use strokeseg_train::sampler::PatchConfig;
 use strokeseg_train::subsets::{balanced_order, held_out_count};
@@ -124,7 +124,7 @@ pub fn run(a: &AdaptArgs) -> anyhow::Result<Status> {
         return bad("--patch takes three comma-separated values".into());
     }
     let base_plan = Plan::load(&a.model)?;
-    let device = cpu_device();
+    let device = run_device();
     let (base_model, _) = load(&weights_dir(&a.model), &device)?;
     let mult = base_plan.model.size_multiple();
     let patch = [a.patch[0], a.patch[1], a.patch[2]];

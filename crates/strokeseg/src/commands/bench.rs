@@ -64,9 +64,15 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<Status> {
     let model_dir = a.model.clone().unwrap_or_else(default_model_dir);
     let plan = Plan::load(&model_dir)
         .with_context(|| format!("cannot read the plan of {}", model_dir.display()))?;
-    let (model, config) = load(&model_dir, &strokeseg_model::cpu_device())?;
+    let (model, config) = load(&model_dir, &strokeseg_model::run_device())?;
     let tmp = tempfile::tempdir()?;
     let mut notes = Vec::new();
+    if strokeseg_model::run_device_choice() != strokeseg_model::DeviceChoice::Flex {
+        let device = strokeseg_model::run_device_choice();
+        notes.push(format!(
+            "burn rows ran on --device {device} (libtorch), not flex."
+        ));
+    }
 
     say(&format!(
         "matrix-multiply probe ({PROBE_N}², {threads} threads)"
@@ -103,6 +109,25 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<Status> {
         let (t, out) = net::forward(&model, &x, 1, a.repeats);
         let ours_out = tmp.path().join(format!("fwd{i}.ours.f32"));
         torch::write_f32(&ours_out, out.as_slice().expect("standard layout"))?;
+        say(&format!("fast-path forward {}", shape_str(shape)));
+        let (fast, fast_agreement) = match net::forward_fast(&model, &config, &x, 1, a.repeats) {
+            Ok((ft, fout)) => {
+                let fo = fout.as_slice().expect("standard layout");
+                torch::write_f32(&tmp.path().join(format!("fwd{i}.fast.f32")), fo)?;
+                let agree = torch::relative_max_error(fo, out.as_slice().expect("standard layout"));
+                let m = Measured {
+                    stats: stats(&ft.times),
+                    peak_rss: ft.peak_rss,
+                };
+                (Some(m), Some(agree))
+            }
+            Err(e) => {
+                let msg = format!("SKIPPED the fast path: {e:#}");
+                eprintln!("{msg}");
+                notes.push(msg);
+                (None, None)
+            }
+        };
         rows.push(NetRow {
             label: (*label).to_string(),
             shape: shape_str(shape),
@@ -115,6 +140,9 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<Status> {
             onnx: None,
             torch_agreement: None,
             onnx_agreement: None,
+            fast,
+            fast_agreement,
+            fast_torch_agreement: None,
         });
         fjobs.push(ForwardJob {
             name: format!("fwd{i}"),
@@ -148,6 +176,9 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<Status> {
         onnx: None,
         torch_agreement: None,
         onnx_agreement: None,
+        fast: None,
+        fast_agreement: None,
+        fast_torch_agreement: None,
     };
 
     let mut versions = BTreeMap::from([
@@ -276,7 +307,13 @@ fn fill_torch(
                 peak_rss: f.peak_rss,
             });
             if let Some(o) = &f.output {
-                row.torch_agreement = Some(torch::relative_max_error(&ours, &torch::read_f32(o)?));
+                let theirs = torch::read_f32(o)?;
+                row.torch_agreement = Some(torch::relative_max_error(&ours, &theirs));
+                let fast = dir.join(format!("{name}.fast.f32"));
+                if row.fast.is_some() && fast.is_file() {
+                    let fast = torch::read_f32(&fast)?;
+                    row.fast_torch_agreement = Some(torch::relative_max_error(&fast, &theirs));
+                }
             }
         }
         if let Some(f) = r.onnx_forward.iter().find(|f| f.name == name) {

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use strokeseg_eval::Summary;
 use strokeseg_measure::LesionConfig;
-use strokeseg_model::cpu_device;
+use strokeseg_model::run_device;
 use strokeseg_train::data::CaseRef;
 use strokeseg_train::subsets::{balanced_order, smallest_reaching};
 use strokeseg_train::train;
@@ -185,7 +185,7 @@ pub fn run(a: &LearningCurveArgs) -> anyhow::Result<Status> {
         }
         (c, v)
     };
-    let device = cpu_device();
+    let device = run_device();
     let mut rows = Vec::new();
     for &n in &sizes {
         let dir = size_dir(&a.out, n);

@@ -1,5 +1,6 @@
-//! `strokeseg register`: per study, the affine to MNI ICBM152 2009a, its quality verdict,
-//! the study resampled to MNI for checking, and a picture of the template outline over it.
+//! `strokeseg register`: per study, the affine to MNI ICBM152 2009a and its smooth
+//! non-linear refinement (`--affine-only` to skip it), the quality verdict, the study
+//! resampled to MNI for checking, and a picture of the template outline over it.
 //! Also the shared loading of the registration template and atlas ([`load_locator`]) that
 //! `segment` uses.
 
@@ -13,7 +14,7 @@ use strokeseg_atlas::Locator;
 use strokeseg_io::nifti_io::{write_mask, write_volume};
 use strokeseg_io::{InputError, Study};
 use strokeseg_preproc::{brain_mask, erode_mm, BrainMaskConfig};
-use strokeseg_register::Registration;
+use strokeseg_register::{Registration, Warp};
 use strokeseg_report::text::with_header;
 use strokeseg_report::{montage, Row};
 use strokeseg_synth::Template;
@@ -34,13 +35,41 @@ pub fn load_locator(a: &LocationArgs) -> anyhow::Result<Option<Locator>> {
     let tdir = Template::default_dir();
     let atlas = atlas_dir(a);
     match Locator::load(&tdir, atlas.as_deref()) {
-        Ok(l) => Ok(Some(l)),
+        Ok(mut l) => {
+            l.reg_config.warp.enabled = !a.affine_only;
+            Ok(Some(l))
+        }
         Err(strokeseg_atlas::AtlasError::Template(e)) => {
             tracing::warn!("{e}; lesion location falls back to the moments approximation");
             Ok(None)
         }
         Err(e) => Err(InputError::Usage(e.to_string()).into()),
     }
+}
+
+/// Name of the displacement field file next to transform.json.
+pub const WARP_FILE: &str = "warp_mni.nii.gz";
+
+/// Writes the displacement field as a 4-D float NIfTI (x, y, z, 3 components in mm along
+/// MNI x, y, z; intent "vector"), with the field grid's affine as sform and qform.
+fn write_warp(path: &std::path::Path, w: &Warp) -> anyhow::Result<()> {
+    use nifti::{writer::WriterOptions, NiftiHeader, XForm};
+    let d = w.grid.dims;
+    let mut a = ndarray::Array4::<f32>::zeros((d[0], d[1], d[2], 3));
+    for (c, f) in w.field.iter().enumerate() {
+        a.index_axis_mut(ndarray::Axis(3), c).assign(f);
+    }
+    let mut h = NiftiHeader::default();
+    h.set_sform(&w.grid.affine, XForm::ScannerAnat);
+    h.set_qform(&w.grid.affine, XForm::ScannerAnat);
+    h.xyzt_units = 2; // mm
+    h.intent_code = 1007; // NIFTI_INTENT_VECTOR
+    let _ = h.set_description_str("strokeseg: MNI q -> affine(q + d(q)), d in mm");
+    WriterOptions::new(path)
+        .reference_header(&h)
+        .compress(true)
+        .write_nifti(&a)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The template outline (brain edge) over the registered DWI: three rows of slices.
@@ -121,7 +150,13 @@ pub fn run(a: &RegisterArgs) -> anyhow::Result<Status> {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
         let brain = brain_mask(&study.dwi, &BrainMaskConfig::default());
-        let reg = loc.register(&study.dwi, &brain);
+        let mut reg = loc.register(&study.dwi, &brain);
+        if let Some(w) = &reg.warp {
+            write_warp(&dir.join(WARP_FILE), w)?;
+            if let Some(n) = reg.nonlinear.as_mut() {
+                n.file = Some(WARP_FILE.to_string());
+            }
+        }
         let grid = loc.template.brain.grid();
         let dwi_mni = reg.volume_to_mni(&study.dwi, &grid);
         write_volume(
@@ -142,9 +177,14 @@ pub fn run(a: &RegisterArgs) -> anyhow::Result<Status> {
             .save(&p)
             .with_context(|| format!("cannot write {}", p.display()))?;
         let q = reg.quality;
+        let nl = reg
+            .nonlinear
+            .as_ref()
+            .map_or("off (--affine-only)".to_string(), |n| n.status.clone());
         match &reg.failure {
             None => println!(
-                "{name}: registered ({:.1} s; coverage {:.2}, brain Dice {:.3}, correlation {:.2})",
+                "{name}: registered ({:.1} s; coverage {:.2}, brain Dice {:.3}, correlation {:.2}; \
+                 non-linear refinement: {nl})",
                 reg.seconds, q.coverage, q.brain_dice, q.correlation
             ),
             Some(f) => {

@@ -4,7 +4,7 @@ use crate::cli::{TrainArgs, TrainHyper};
 use crate::Status;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
-use strokeseg_model::{cpu_device, UNet3dConfig};
+use strokeseg_model::{run_device, UNet3dConfig};
 use strokeseg_preproc::{PrepConfig, CHANNELS};
 use strokeseg_train::data::{discover, load_case, Case, CaseRef};
 use strokeseg_train::sampler::PatchConfig;
@@ -217,7 +217,7 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Status> {
         cfg.batch_size
     );
     let (b, mut on) = progress(cfg.epochs * cfg.steps_per_epoch, "train");
-    let device = cpu_device();
+    let device = run_device();
     let state = train(
         &plan,
         &cfg,

@@ -2,8 +2,10 @@
 
 mod adapt_cli;
 mod bad_input;
+mod device_cli;
 mod dicom;
 mod dicom_out;
+mod engine_cli;
 mod evaluate_cli;
 mod inspect;
 mod learning_curve_cli;
