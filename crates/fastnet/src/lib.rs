@@ -23,7 +23,7 @@
 //!   accumulated gemms over it ([`taps`]).
 //! - gemm's AVX-512 kernels (its `x86-v4` feature, detected at run time): measured on the
 //!   1×2×32×128×128 window, 0.85–0.88 CPU s per forward with the AVX2 kernels, 0.56–0.58 with
-//!   AVX-512 (`cargo run --release -p strokeseg-fastnet --example speed -- 32 128 128`).
+//!   AVX-512 (`cargo run --release -p strokeseg-fastnet --example fastnet_speed -- 32 128 128`).
 //! - rayon's global pool runs the tiles and the per-channel passes (its thread count is the
 //!   caller's, e.g. `RAYON_NUM_THREADS`).
 #![warn(missing_docs)]

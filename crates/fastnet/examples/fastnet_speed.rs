@@ -2,7 +2,7 @@
 //! benchmark proper is `strokeseg bench`):
 //!
 //! ```sh
-//! cargo run --release -p strokeseg-fastnet --example speed [-- D H W [REPEATS]]
+//! cargo run --release -p strokeseg-fastnet --example fastnet_speed [-- D H W [REPEATS]]
 //! ```
 //!
 //! With `FAST_ONLY=1` it times only the fast path and also prints its CPU seconds per forward
