@@ -40,33 +40,17 @@ pub(crate) unsafe fn matmul(
     rhs_rs: usize,
     accumulate: bool,
 ) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    // SAFETY: forwarded from the caller's contract; gemm reads lhs/rhs and writes dst only
-    // inside the given shapes and strides. read_dst = false: dst is overwritten; true with
-    // alpha = 1: the product is added to it.
+    // SAFETY: forwarded from the caller's contract.
     unsafe {
-        gemm::gemm(
-            m,
-            n,
-            k,
+        gemm_strided(
+            [m, n, k],
             dst,
-            1,
-            dst_rs as isize,
-            accumulate,
+            [1, dst_rs],
             lhs,
-            1,
-            lhs_rs as isize,
+            [1, lhs_rs],
             rhs,
-            1,
-            rhs_rs as isize,
-            if accumulate { 1.0f32 } else { 0.0f32 },
-            1.0f32,
-            false,
-            false,
-            false,
-            gemm::Parallelism::None,
+            [1, rhs_rs],
+            accumulate,
         );
     }
 }
@@ -92,10 +76,44 @@ pub(crate) unsafe fn matmul_cm(
     rhs_rs: usize,
     accumulate: bool,
 ) {
+    // SAFETY: forwarded from the caller's contract.
+    unsafe {
+        gemm_strided(
+            [m, n, k],
+            dst,
+            [dst_cs, 1],
+            lhs,
+            [lhs_cs, 1],
+            rhs,
+            [1, rhs_rs],
+            accumulate,
+        );
+    }
+}
+
+/// The single `gemm::gemm` call behind [`matmul`] and [`matmul_cm`]: `[m, n, k]` shapes and
+/// `[column, row]` strides of each operand.
+///
+/// # Safety
+///
+/// As [`matmul`], for the regions the strides describe.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_strided(
+    [m, n, k]: [usize; 3],
+    dst: *mut f32,
+    [dst_cs, dst_rs]: [usize; 2],
+    lhs: *const f32,
+    [lhs_cs, lhs_rs]: [usize; 2],
+    rhs: *const f32,
+    [rhs_cs, rhs_rs]: [usize; 2],
+    accumulate: bool,
+) {
     if m == 0 || n == 0 {
         return;
     }
-    // SAFETY: as in `matmul`.
+    // SAFETY: forwarded from the caller's contract; gemm reads lhs/rhs and writes dst only
+    // inside the given shapes and strides. read_dst = false: dst is overwritten; true with
+    // alpha = 1: the product is added to it.
     unsafe {
         gemm::gemm(
             m,
@@ -103,13 +121,13 @@ pub(crate) unsafe fn matmul_cm(
             k,
             dst,
             dst_cs as isize,
-            1,
+            dst_rs as isize,
             accumulate,
             lhs,
             lhs_cs as isize,
-            1,
+            lhs_rs as isize,
             rhs,
-            1,
+            rhs_cs as isize,
             rhs_rs as isize,
             if accumulate { 1.0f32 } else { 0.0f32 },
             1.0f32,

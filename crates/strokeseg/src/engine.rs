@@ -9,8 +9,8 @@ use std::sync::OnceLock;
 
 use ndarray::{Array3, Array4, Array5};
 use strokeseg_fastnet::FastUNet;
-use strokeseg_infer::{sliding_window, WindowConfig};
 use strokeseg_model::{run_device_choice, DeviceChoice, UNet3d, UNet3dConfig};
+use strokeseg_train::training::predict_volume_with;
 
 /// The environment variable read when `--engine` is not given.
 pub const ENGINE_ENV: &str = "STROKESEG_ENGINE";
@@ -76,10 +76,5 @@ pub fn predict_volume(
     window: [usize; 3],
     tta: bool,
 ) -> Array3<f32> {
-    let cfg = WindowConfig {
-        window,
-        overlap: 0.5,
-        mirror_tta: tta,
-    };
-    sliding_window(input, &cfg, &mut |b: Array5<f32>| net.predict(&b))
+    predict_volume_with(input, window, tta, &mut |b: Array5<f32>| net.predict(&b))
 }

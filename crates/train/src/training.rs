@@ -127,12 +127,24 @@ pub fn predict_volume(
     window: [usize; 3],
     tta: bool,
 ) -> Array3<f32> {
+    predict_volume_with(input, window, tta, &mut |b: Array5<f32>| predict(model, b))
+}
+
+/// [`predict_volume`] with any forward (`forward` maps one window [1, C, d, h, w] to
+/// probabilities [1, 1, d, h, w]): the one place the sliding-window settings (half-window
+/// overlap) live, for burn's forward and for other inference engines.
+pub fn predict_volume_with(
+    input: &ndarray::Array4<f32>,
+    window: [usize; 3],
+    tta: bool,
+    forward: &mut dyn FnMut(Array5<f32>) -> Array5<f32>,
+) -> Array3<f32> {
     let cfg = WindowConfig {
         window,
         overlap: 0.5,
         mirror_tta: tta,
     };
-    sliding_window(input, &cfg, &mut |b: Array5<f32>| predict(model, b))
+    sliding_window(input, &cfg, forward)
 }
 
 /// Dice of `prob ≥ 0.5` against `label ≥ 0.5` (1 when both are empty).
