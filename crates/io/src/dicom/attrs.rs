@@ -14,6 +14,8 @@ pub const B0_THRESHOLD: f64 = 50.0;
 
 /// Siemens "SIEMENS MR HEADER" B_value (IS).
 pub const SIEMENS_B_VALUE: Tag = Tag(0x0019, 0x100C);
+/// Siemens "SIEMENS MR HEADER" NumberOfImagesInMosaic (US).
+pub const SIEMENS_N_MOSAIC: Tag = Tag(0x0019, 0x100A);
 /// GE "GEMS_PARM_01" slop_int_6..9 (IS, multi-valued; first value is b, maybe + 1e9).
 pub const GE_B_VALUE: Tag = Tag(0x0043, 0x1039);
 /// Philips "Philips Imaging DD 001" DiffusionBFactor (FL).
@@ -72,6 +74,8 @@ pub(crate) enum RawKind {
     F32,
     /// Little-endian f64 values (FD).
     F64,
+    /// Little-endian u16 values (US); never read as text.
+    U16,
 }
 
 fn looks_like_text(bytes: &[u8]) -> bool {
@@ -86,6 +90,14 @@ fn looks_like_text(bytes: &[u8]) -> bool {
 }
 
 fn decode_raw(bytes: &[u8], kind: RawKind) -> Option<Vec<f64>> {
+    if kind == RawKind::U16 {
+        return (!bytes.is_empty() && bytes.len() % 2 == 0).then(|| {
+            bytes
+                .chunks_exact(2)
+                .map(|c| f64::from(u16::from_le_bytes([c[0], c[1]])))
+                .collect()
+        });
+    }
     let text_first = kind == RawKind::Text || looks_like_text(bytes);
     if text_first {
         if let Some(v) = parse_numbers(&String::from_utf8_lossy(bytes)) {
@@ -209,6 +221,15 @@ pub fn b_value(obj: &InMemDicomObject) -> Option<f64> {
         }
     }
     None
+}
+
+/// Siemens (0019,100A) NumberOfImagesInMosaic (US; raw little-endian bytes when the file is
+/// implicit VR), when present under a Siemens (or no) private creator.
+pub(crate) fn siemens_mosaic_count(obj: &Obj) -> Option<f64> {
+    if !private_creator_is(obj, SIEMENS_N_MOSAIC, "SIEMENS") {
+        return None;
+    }
+    numbers_as(obj, SIEMENS_N_MOSAIC, RawKind::U16).and_then(|v| v.first().copied())
 }
 
 /// Whether a data set (or functional-group item) is marked as an isotropic (trace) diffusion

@@ -2,11 +2,14 @@
 //!
 //! Reading: a folder is searched recursively; files that are not DICOM are skipped with a
 //! warning; instances are grouped by SeriesInstanceUID and, inside a series, by b-value;
-//! slices are sorted along the slice normal; classic single-frame MR and Enhanced MR
-//! multi-frame are both supported. World coordinates are converted from DICOM LPS to RAS+.
+//! slices are sorted along the slice normal; classic single-frame MR, Enhanced MR
+//! multi-frame and Siemens mosaics (cut into their slices, slice count and b-value also from
+//! the CSA header) are supported. World coordinates are converted from DICOM LPS to RAS+.
 
 mod attrs;
+mod csa;
 mod geometry;
+mod mosaic;
 pub mod provenance;
 mod read;
 #[cfg(test)]
@@ -14,12 +17,17 @@ mod tests;
 #[cfg(test)]
 mod tests_errors;
 #[cfg(test)]
+mod tests_mosaic;
+#[cfg(test)]
 mod tests_real;
 mod write;
 
 pub use attrs::{b_value, B0_THRESHOLD};
 pub use provenance::{DicomProvenance, DicomSlices, SourceImage, SourceSlice};
-pub use write::{ds, new_uid, uid_from, write_enhanced_mr, write_mr_series, SeriesWriteOptions};
+pub use write::{
+    ds, new_uid, uid_from, write_enhanced_mr, write_mr_series, write_siemens_mosaic,
+    MosaicWriteOptions, SeriesWriteOptions,
+};
 
 use crate::error::InputError;
 use read::{FileOutcome, Frame};

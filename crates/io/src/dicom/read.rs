@@ -1,7 +1,10 @@
-//! Reading one file into [`Frame`]s: classic single-frame images and Enhanced MR multi-frame
-//! (per-frame functional groups), with pixel decoding and the modality rescale.
+//! Reading one file into [`Frame`]s: classic single-frame images, Enhanced MR multi-frame
+//! (per-frame functional groups) and Siemens mosaics (one frame per tile), with pixel decoding
+//! and the modality rescale.
 
 use super::attrs::{self, first_item, fixed, int, number, text, texts, Obj};
+use super::csa::{self, CsaHeader};
+use super::mosaic;
 use crate::error::InputError;
 use dicom_core::value::Value;
 use dicom_core::Tag;
@@ -20,7 +23,8 @@ const DOUBLE_FLOAT_PIXEL_DATA: Tag = Tag(0x7FE0, 0x0009);
 #[derive(Debug, Clone)]
 pub(crate) struct Frame {
     pub path: PathBuf,
-    /// Frame number inside the file (0 for single-frame files).
+    /// Frame number inside the file (0 for single-frame files, the tile index for Siemens
+    /// mosaics).
     pub frame: u32,
     pub sop_instance_uid: String,
     pub sop_class_uid: String,
@@ -158,6 +162,12 @@ fn frames_of(path: &Path, file: &DefaultDicomObject) -> Result<FileOutcome, Inpu
             "multi-frame image ({n_frames} frames) without per-frame geometry, skipped"
         )));
     }
+    let csa = csa::image_header(obj);
+    let image_type: Vec<String> = texts(obj, tags::IMAGE_TYPE)
+        .into_iter()
+        .map(|s| s.to_uppercase())
+        .collect();
+    let mosaic = mosaic::layout(path, obj, &image_type, csa.as_ref(), (rows, cols), n_frames)?;
     let raw = decode_pixels(path, file, rows * cols, n_frames)?;
 
     let base = Frame {
@@ -172,10 +182,7 @@ fn frames_of(path: &Path, file: &DefaultDicomObject) -> Result<FileOutcome, Inpu
         series_uid: text(obj, tags::SERIES_INSTANCE_UID).unwrap_or_default(),
         series_number: int(obj, tags::SERIES_NUMBER),
         description: text(obj, tags::SERIES_DESCRIPTION).unwrap_or_default(),
-        image_type: texts(obj, tags::IMAGE_TYPE)
-            .into_iter()
-            .map(|s| s.to_uppercase())
-            .collect(),
+        image_type,
         instance_number: int(obj, tags::INSTANCE_NUMBER),
         rows,
         cols,
@@ -184,7 +191,7 @@ fn frames_of(path: &Path, file: &DefaultDicomObject) -> Result<FileOutcome, Inpu
         pixel_spacing: fixed::<2>(obj, tags::PIXEL_SPACING),
         slice_thickness: number(obj, tags::SLICE_THICKNESS),
         spacing_between_slices: number(obj, tags::SPACING_BETWEEN_SLICES),
-        b_value: attrs::b_value(obj),
+        b_value: attrs::b_value(obj).or_else(|| csa_b_value(csa.as_ref())),
         isotropic: attrs::is_isotropic(obj),
         pixels: Vec::new(),
     };
@@ -206,7 +213,21 @@ fn frames_of(path: &Path, file: &DefaultDicomObject) -> Result<FileOutcome, Inpu
             .collect();
         frames.push(fr);
     }
+    if let Some(layout) = mosaic {
+        let normal = mosaic::csa_slice_normal(csa.as_ref().and_then(|r| r.as_ref().ok()));
+        let mut tiles = Vec::with_capacity(layout.n * frames.len());
+        for f in frames {
+            tiles.extend(mosaic::split(f, &layout, normal)?);
+        }
+        return Ok(FileOutcome::Frames(tiles));
+    }
     Ok(FileOutcome::Frames(frames))
+}
+
+/// The CSA image header's `B_value` (Siemens), when plausible (0 ≤ b < 100 000 s/mm²).
+fn csa_b_value(csa: Option<&Result<CsaHeader, String>>) -> Option<f64> {
+    let h = csa?.as_ref().ok()?;
+    h.number("B_value").filter(|b| (0.0..100_000.0).contains(b))
 }
 
 /// (slope, intercept) of a data set, defaulting to (1, 0) for missing or unusable values.

@@ -1,20 +1,12 @@
 //! Tests on the real series in `../shared/data/real/dicom` (skipped when absent).
 
 use super::*;
+use crate::study::{rough_brain_median, AdcOrigin, Study, StudySpec};
 use std::time::Instant;
+use strokeseg_core::otsu_threshold;
 
 fn real(name: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/data/real/dicom"
-    ))
-    .join(name);
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("skipping: ../shared not found ({})", p.display());
-        None
-    }
+    strokeseg_testkit::shared(&format!("data/real/dicom/{name}"))
 }
 
 fn describe(s: &DicomSeries) -> String {
@@ -126,4 +118,130 @@ fn real_philips_dwi() {
         max(dwi)
     );
     assert!(mean(b0) > 2.0 * mean(dwi));
+}
+
+/// What the demosaiced real Siemens series must look like (nibabel MosaicWrapper, dcm2niix).
+struct MosaicTruth {
+    folder: &'static str,
+    n_files: usize,
+    dims: [usize; 3],
+    spacing: [f64; 3],
+    n_b0: usize,
+    n_directions: usize,
+}
+
+/// Volume (mL) of the voxels above the Otsu threshold of `v`: for a b0 of a head with
+/// fat-suppressed scalp, roughly brain + CSF.
+fn above_otsu_ml(v: &Volume) -> f64 {
+    let t = otsu_threshold(v.data().iter()).unwrap_or(f32::MAX);
+    let n = v.data().iter().filter(|&&x| x > t).count();
+    n as f64 * v.grid().voxel_volume_ml()
+}
+
+fn check_real_mosaic(truth: &MosaicTruth) {
+    let Some(dir) = real(truth.folder) else {
+        return;
+    };
+    let t = Instant::now();
+    let scan = scan_dir(&dir).unwrap();
+    eprintln!("{}: read in {:?}", truth.folder, t.elapsed());
+    assert_eq!(scan.series.len(), 1);
+    let s = &scan.series[0];
+    eprintln!("{}\nwarnings: {:?}", describe(s), scan.warnings);
+    assert!(scan.warnings.is_empty(), "{:?}", scan.warnings);
+    assert_eq!(s.n_files, truth.n_files);
+    assert_eq!(s.volumes.len(), 2);
+    let (b0, dwi) = (&s.volumes[0], &s.volumes[1]);
+    assert_eq!(b0.b_value, Some(0.0));
+    assert_eq!(b0.n_combined, truth.n_b0);
+    assert_eq!(dwi.b_value, Some(1000.0));
+    assert_eq!(dwi.n_combined, truth.n_directions);
+    for v in [b0, dwi] {
+        assert_eq!(v.volume.dims(), truth.dims);
+        let sp = v.volume.spacing_mm();
+        for (got, want) in sp.iter().zip(truth.spacing) {
+            assert!(
+                (got - want).abs() < 0.01,
+                "spacing {sp:?}, want {:?}",
+                truth.spacing
+            );
+        }
+        assert_eq!(v.dicom.slices.len(), truth.dims[2]);
+        assert!(v.volume.non_finite().is_none());
+    }
+    assert!(b0.volume.grid().same_as(&dwi.volume.grid(), 1e-6));
+    // For comparison with nibabel (tools outside the test): the affine and a few b0 voxels.
+    let a = b0.volume.affine();
+    let flat: Vec<String> = (0..4)
+        .flat_map(|r| (0..4).map(move |c| (r, c)))
+        .map(|(r, c)| format!("{:.6}", a[(r, c)]))
+        .collect();
+    eprintln!("AFFINE {} {}", truth.folder, flat.join(" "));
+    let [ni, nj, nk] = truth.dims;
+    let probes = [
+        (ni / 2, nj / 2, nk / 2),
+        (ni / 3, nj / 2, nk / 4),
+        (ni / 2, nj / 4, 3 * nk / 4),
+    ];
+    for (i, j, k) in probes {
+        eprintln!(
+            "B0VOXEL {} {i} {j} {k} {}",
+            truth.folder,
+            b0.volume.data()[[i, j, k]]
+        );
+    }
+
+    let study = Study::load(&StudySpec {
+        paths: vec![dir.clone()],
+        ..StudySpec::default()
+    })
+    .unwrap();
+    eprintln!("study warnings: {:?}", study.warnings);
+    assert_eq!(study.dwi.dims(), truth.dims);
+    assert_eq!(study.b_value, Some(1000.0));
+    assert!(matches!(
+        study.adc_origin,
+        Some(AdcOrigin::Computed {
+            b_value_assumed: false,
+            ..
+        })
+    ));
+    let adc = study.adc.as_ref().unwrap();
+    let median = rough_brain_median(adc, &study.dwi).unwrap();
+    let b0v = study.b0.as_ref().unwrap();
+    let head_ml = above_otsu_ml(b0v);
+    eprintln!(
+        "{}: ADC brain median {median:.0} ×10⁻⁶ mm²/s; b0 above Otsu {head_ml:.0} mL; DWI above Otsu {:.0} mL",
+        truth.folder,
+        above_otsu_ml(&study.dwi)
+    );
+    assert!((600.0..=1100.0).contains(&median), "ADC median {median}");
+    assert!(
+        (1000.0..=2000.0).contains(&head_ml),
+        "brain volume {head_ml} mL"
+    );
+}
+
+#[test]
+fn real_siemens_trio_mosaic() {
+    check_real_mosaic(&MosaicTruth {
+        folder: "healthy-siemens-trio-mosaic-b1000",
+        n_files: 42,
+        dims: [102, 102, 60],
+        spacing: [2.0, 2.0, 2.0],
+        n_b0: 2,
+        n_directions: 40,
+    });
+}
+
+#[test]
+fn real_siemens_prisma_mosaic() {
+    check_real_mosaic(&MosaicTruth {
+        folder: "healthy-siemens-prisma-mosaic-b1000",
+        n_files: 13,
+        dims: [128, 128, 25],
+        spacing: [1.71875, 1.71875, 5.2],
+        n_b0: 1,
+        n_directions: 12,
+    });
 }

@@ -1,8 +1,10 @@
 //! Writing volumes as DICOM (for tests and the synthetic-data generator): classic MR Image
-//! Storage, one file per slice, and Enhanced MR Image Storage, one multi-frame file.
-//! Explicit VR Little Endian, uint16 pixels with a modality rescale.
+//! Storage, one file per slice, Enhanced MR Image Storage, one multi-frame file, and Siemens
+//! mosaics, one file per volume. Explicit VR Little Endian, uint16 pixels with a modality
+//! rescale.
 
-use super::attrs::B0_THRESHOLD;
+use super::attrs::{B0_THRESHOLD, SIEMENS_B_VALUE, SIEMENS_N_MOSAIC};
+use super::csa::{self, EncodeTag};
 use crate::error::InputError;
 use dicom_core::value::{DataSetSequence, C};
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
@@ -381,6 +383,150 @@ pub fn write_enhanced_mr(
     }
     o.put(seq(tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE, vec![shared]));
     o.put(seq(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE, per_frame));
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| InputError::io(parent, e))?;
+    }
+    save(o, path)
+}
+
+/// Where [`write_siemens_mosaic`] records the slice count and b-value (a reader must cope
+/// with either, as anonymisers drop one or the other).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MosaicWriteOptions {
+    /// Write Siemens (0019,100A) NumberOfImagesInMosaic (US) and, with a b-value,
+    /// (0019,100C) B_value (IS), under the "SIEMENS MR HEADER" private creator.
+    pub siemens_tags: bool,
+    /// Write a CSA image header (0029,1010) with NumberOfImagesInMosaic, SliceNormalVector
+    /// and, with a b-value, B_value, under the "SIEMENS CSA HEADER" private creator.
+    pub csa_header: bool,
+}
+
+impl Default for MosaicWriteOptions {
+    /// Both.
+    fn default() -> Self {
+        MosaicWriteOptions {
+            siemens_tags: true,
+            csa_header: true,
+        }
+    }
+}
+
+/// Writes `vol` as one Siemens mosaic MR image at `path`: its k slices tiled row by row in a
+/// ceil(√k) × ceil(√k) grid (blank tiles at the end), ImageType with `MOSAIC`, and, as Siemens
+/// does, ImagePositionPatient of the top-left corner of the whole mosaic taken as one image.
+/// The slice normal in the CSA header is the direction of the affine's third axis (which may
+/// be opposite to row × column). `opts.b_value` goes in the Siemens tags, not (0018,9087).
+///
+/// # Errors
+/// [`InputError`] when the mosaic would exceed 65535 rows/columns or the file cannot be
+/// written.
+pub fn write_siemens_mosaic(
+    path: &Path,
+    vol: &Volume,
+    opts: &SeriesWriteOptions,
+    mosaic: MosaicWriteOptions,
+) -> Result<(), InputError> {
+    let [ni, nj, nk] = vol.dims();
+    let grid = (1..=nk.max(1)).find(|g| g * g >= nk).unwrap_or(1);
+    let (rows, cols) = (grid * nj, grid * ni);
+    if rows > 65535 || cols > 65535 {
+        return Err(InputError::bad_image(
+            path,
+            format!("mosaic of {rows}×{cols} pixels is too large"),
+        ));
+    }
+    let g = Geometry::of(vol);
+    let mut pixels = vec![0u16; rows * cols];
+    for k in 0..nk {
+        let (tr, tc) = (k / grid, k % grid);
+        for (r, line) in slice_pixels(vol, k, opts).chunks_exact(ni).enumerate() {
+            let start = (tr * nj + r) * cols + tc * ni;
+            pixels[start..start + ni].copy_from_slice(line);
+        }
+    }
+    let row = Vector3::new(g.iop[0], g.iop[1], g.iop[2]);
+    let col = Vector3::new(g.iop[3], g.iop[4], g.iop[5]);
+    let first = Vector3::from(g.position(0));
+    let corner = first
+        - col * g.pixel_spacing[0] * (rows - nj) as f64 / 2.0
+        - row * g.pixel_spacing[1] * (cols - ni) as f64 / 2.0;
+    let normal = Vector3::new(g.lps[(0, 2)], g.lps[(1, 2)], g.lps[(2, 2)]).normalize();
+
+    let mut o = common(vol, opts, uids::MR_IMAGE_STORAGE);
+    let mut image_type: Vec<String> = opts.image_type.clone();
+    if !image_type.iter().any(|t| t == "MOSAIC") {
+        image_type.push("MOSAIC".into());
+    }
+    for e in [
+        elem(
+            tags::IMAGE_TYPE,
+            VR::CS,
+            PrimitiveValue::Strs(image_type.into_iter().collect()),
+        ),
+        elem(tags::ROWS, VR::US, rows as u16),
+        elem(tags::COLUMNS, VR::US, cols as u16),
+        elem(tags::SOP_INSTANCE_UID, VR::UI, new_uid()),
+        elem(
+            tags::INSTANCE_NUMBER,
+            VR::IS,
+            opts.instance_number_start.to_string(),
+        ),
+        elem(
+            tags::IMAGE_POSITION_PATIENT,
+            VR::DS,
+            ds_multi(&[corner.x, corner.y, corner.z]),
+        ),
+        elem(tags::IMAGE_ORIENTATION_PATIENT, VR::DS, ds_multi(&g.iop)),
+        elem(tags::PIXEL_SPACING, VR::DS, ds_multi(&g.pixel_spacing)),
+        elem(tags::SLICE_THICKNESS, VR::DS, ds(g.slice_spacing)),
+        elem(tags::SPACING_BETWEEN_SLICES, VR::DS, ds(g.slice_spacing)),
+        elem(tags::RESCALE_INTERCEPT, VR::DS, ds(opts.rescale_intercept)),
+        elem(tags::RESCALE_SLOPE, VR::DS, ds(opts.rescale_slope)),
+        elem(
+            tags::PIXEL_DATA,
+            VR::OW,
+            PrimitiveValue::U16(C::from_vec(pixels)),
+        ),
+    ] {
+        o.put(e);
+    }
+    if mosaic.siemens_tags {
+        o.put(elem(Tag(0x0019, 0x0010), VR::LO, "SIEMENS MR HEADER"));
+        o.put(elem(SIEMENS_N_MOSAIC, VR::US, nk as u16));
+        if let Some(b) = opts.b_value {
+            o.put(elem(SIEMENS_B_VALUE, VR::IS, format!("{}", b.round())));
+        }
+    }
+    if mosaic.csa_header {
+        let mut entries = vec![
+            EncodeTag {
+                name: "NumberOfImagesInMosaic",
+                vr: "US",
+                items: vec![nk.to_string()],
+            },
+            EncodeTag {
+                name: "SliceNormalVector",
+                vr: "FD",
+                items: [normal.x, normal.y, normal.z]
+                    .iter()
+                    .map(|v| format!("{v:.8}"))
+                    .collect(),
+            },
+        ];
+        if let Some(b) = opts.b_value {
+            entries.push(EncodeTag {
+                name: "B_value",
+                vr: "IS",
+                items: vec![format!("{}", b.round())],
+            });
+        }
+        o.put(elem(Tag(0x0029, 0x0010), VR::LO, "SIEMENS CSA HEADER"));
+        o.put(elem(
+            Tag(0x0029, 0x1010),
+            VR::OB,
+            PrimitiveValue::from(csa::encode(&entries)),
+        ));
+    }
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| InputError::io(parent, e))?;
     }
