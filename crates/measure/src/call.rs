@@ -16,15 +16,17 @@ pub struct OperatingPoint {
     pub specificity: f64,
 }
 
-/// The patient score: the highest voxel probability over all (kept) lesions, i.e. the max of
-/// [`Lesion::max_prob`]; 0.0 when there are no lesions. Lesions dropped by
-/// [`crate::LesionConfig::min_volume_ml`] do not count, so the minimum volume is part of the
-/// operating point and must be the same at calibration and use. NaN values are ignored.
+/// The patient score: the highest lesion score ([`Lesion::score`], the mean of a lesion's
+/// three most probable voxels) over all (kept) lesions; 0.0 when there are no lesions. A
+/// lesion-level score, not the highest voxel: one isolated confident voxel cannot call a
+/// study positive on its own. Lesions dropped by [`crate::LesionConfig::min_volume_ml`] do
+/// not count, so the lesion settings are part of the operating point and must be the same at
+/// calibration and use. NaN values are ignored.
 #[must_use]
 pub fn patient_score(lesions: &[Lesion]) -> f32 {
     lesions
         .iter()
-        .map(|l| l.max_prob)
+        .map(|l| l.score)
         .filter(|p| !p.is_nan())
         .fold(0.0f32, f32::max)
 }
@@ -101,7 +103,8 @@ mod tests {
     use super::*;
     use crate::Region;
 
-    fn lesion(max_prob: f32) -> Lesion {
+    fn lesion(score: f32) -> Lesion {
+        let max_prob = score;
         Lesion {
             id: 1,
             volume_ml: 1.0,
@@ -111,6 +114,7 @@ mod tests {
             bbox_voxel: [[0; 3]; 2],
             max_prob,
             mean_prob: max_prob,
+            score,
             region: Region::Supratentorial,
             centroid_mni_approx: [0.0; 3],
         }

@@ -44,14 +44,24 @@ pub struct Lesion {
     pub max_prob: f32,
     /// Mean probability over the lesion's voxels.
     pub mean_prob: f32,
+    /// The lesion's score for the patient call: the mean of its [`SCORE_VOXELS`] most
+    /// probable voxels, a missing voxel counting 0 — so one isolated confident voxel scores
+    /// at most 1/3 while any lesion of three or more confident voxels scores near its
+    /// probability (see [`crate::patient_score`]).
+    #[serde(default)]
+    pub score: f32,
     /// Coarse region of the centroid (via the MNI map given to [`find_lesions`]).
     pub region: Region,
     /// Centroid mapped to MNI space by that (approximate) map, in mm.
     pub centroid_mni_approx: [f64; 3],
 }
 
+/// Voxels averaged into [`Lesion::score`].
+pub const SCORE_VOXELS: usize = 3;
+
 #[derive(Clone)]
 struct Acc {
+    top: [f32; SCORE_VOXELS],
     n: usize,
     sum: [f64; 3],
     min: [usize; 3],
@@ -64,6 +74,7 @@ struct Acc {
 impl Acc {
     fn new() -> Self {
         Acc {
+            top: [0.0; SCORE_VOXELS],
             n: 0,
             sum: [0.0; 3],
             min: [usize::MAX; 3],
@@ -124,6 +135,10 @@ pub fn find_lesions(
         let v = p[[i, j, k]];
         a.max_p = a.max_p.max(v);
         a.sum_p += f64::from(v);
+        if v > a.top[SCORE_VOXELS - 1] {
+            a.top[SCORE_VOXELS - 1] = v;
+            a.top.sort_by(|x, y| y.total_cmp(x));
+        }
         a.first = a.first.min(flat);
     }
 
@@ -159,6 +174,7 @@ pub fn find_lesions(
                 bbox_voxel: [a.min, a.max],
                 max_prob: a.max_p,
                 mean_prob: (a.sum_p / nf) as f32,
+                score: a.top.iter().sum::<f32>() / SCORE_VOXELS as f32,
                 region: region_at(centroid_mni),
                 centroid_mni_approx: centroid_mni,
             }
@@ -376,5 +392,31 @@ mod tests {
         let (_, l) = find_lesions(&p, None, &ident, &LesionConfig::default());
         let c: Vec<f64> = l.iter().map(|x| x.centroid_voxel[0]).collect();
         assert_eq!(c, vec![1.0, 5.0, 8.0]);
+    }
+
+    #[test]
+    fn lesion_score_is_mean_of_three_best_voxels() {
+        // One isolated voxel at 0.99, and a 4-voxel lesion at 0.9, 0.8, 0.7, 0.6.
+        let probs = vol([12, 6, 6], [1.0; 3], |v| match v {
+            [1, 1, 1] => 0.99,
+            [6, 2, 2] => 0.9,
+            [7, 2, 2] => 0.8,
+            [8, 2, 2] => 0.7,
+            [9, 2, 2] => 0.6,
+            _ => 0.0,
+        });
+        let (_, lesions) = find_lesions(&probs, None, &ident, &LesionConfig::default());
+        assert_eq!(lesions.len(), 2);
+        assert!(
+            (lesions[0].score - 0.8).abs() < 1e-6,
+            "{}",
+            lesions[0].score
+        );
+        assert!(
+            (lesions[1].score - 0.33).abs() < 1e-6,
+            "{}",
+            lesions[1].score
+        );
+        assert!((crate::patient_score(&lesions) - 0.8).abs() < 1e-6);
     }
 }

@@ -70,7 +70,8 @@ pub struct Segmentation {
     pub mask: Mask,
     /// Lesions, largest first.
     pub lesions: Vec<Lesion>,
-    /// Patient score: the highest lesion probability anywhere in the brain.
+    /// Patient score: the highest lesion score (`strokeseg_measure::patient_score`: the mean
+    /// of a lesion's three most probable voxels), 0 without lesions.
     pub score: f32,
     /// Inputs the network saw.
     pub inputs_used: Vec<&'static str>,
@@ -151,13 +152,7 @@ impl Segmenter {
         let (mask, lesions) = find_lesions(&prob, Some(&search), &*to_mni, lesion_cfg);
         let atlas = self.locator.as_ref().and_then(|l| l.atlas.as_ref());
         let location = strokeseg_atlas::describe(reg.as_ref(), atlas, &brain, &mask, &lesions);
-        let score = prob
-            .data()
-            .iter()
-            .zip(search.data().iter())
-            .filter(|(_, &s)| s)
-            .map(|(v, _)| *v)
-            .fold(0.0f32, f32::max);
+        let score = strokeseg_measure::patient_score(&lesions);
         let postprocess = t.elapsed().as_secs_f64();
         let mut inputs_used = vec!["dwi"];
         if p.has_adc {
