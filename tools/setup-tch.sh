@@ -37,7 +37,7 @@ SITE() { "$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["p
 PIP=("$VENV/bin/python" -m pip install --disable-pip-version-check --progress-bar off --no-cache-dir)
 
 [ -x "$VENV/bin/python" ] || { mkdir -p "$CACHE"; "${PYTHON:-python3}" -m venv "$VENV"; }
-have=$("$VENV/bin/python" -m pip show torch 2>/dev/null | sed -n 's/^Version: //p')
+have=$({ "$VENV/bin/python" -m pip show torch 2>/dev/null || true; } | sed -n 's/^Version: //p')
 
 if [ "$MODE" = cuda ]; then
     if ! "$VENV/bin/python" -c "import torch" 2>/dev/null || [ "${have%%+*}" != "$TORCH" ]; then

@@ -49,3 +49,34 @@ pub fn dice_bce_loss(logits: Tensor<5>, target: Tensor<5>) -> Tensor<1> {
     );
     soft_dice_loss(logits.clone(), target.clone()) + bce_with_logits(logits, target)
 }
+
+/// [`dice_bce_loss`] over the voxels whose target is ≥ 0 only: a negative target marks a
+/// voxel whose label is unknown (a region excluded from the loss, e.g. a peer tool's
+/// prediction in a study without expert truth). Both terms ignore those voxels; with no
+/// negative target it equals [`dice_bce_loss`] up to rounding.
+///
+/// # Shapes
+///
+/// `logits`, `target`: `[B, 1, D, H, W]`; `target` holds 0–1, or < 0 for "ignore". Returns `[1]`.
+pub fn masked_dice_bce_loss(logits: Tensor<5>, target: Tensor<5>) -> Tensor<1> {
+    assert_eq!(
+        logits.dims(),
+        target.dims(),
+        "masked_dice_bce_loss: logits and target shapes differ"
+    );
+    let w = target.clone().greater_equal_elem(0.0).float();
+    let t = target.clamp_min(0.0) * w.clone();
+    let p = sigmoid(logits.clone()) * w.clone();
+    let intersection = (p.clone() * t.clone()).sum();
+    let denominator = p.sum() + t.clone().sum();
+    let dice = intersection
+        .mul_scalar(2.0)
+        .add_scalar(DICE_SMOOTH)
+        .div(denominator.add_scalar(DICE_SMOOTH))
+        .neg()
+        .add_scalar(1.0);
+    let softplus_neg_abs = logits.clone().abs().neg().exp().log1p();
+    let bce = (logits.clone().clamp_min(0.0) - logits * t + softplus_neg_abs) * w.clone();
+    let n = w.sum().clamp_min(1.0);
+    dice + bce.sum().div(n)
+}

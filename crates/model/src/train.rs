@@ -9,7 +9,7 @@ use ndarray::Array5;
 
 use std::path::Path;
 
-use crate::{dice_bce_loss, ModelError, UNet3d, UNet3dConfig};
+use crate::{dice_bce_loss, masked_dice_bce_loss, ModelError, UNet3d, UNet3dConfig};
 
 /// AdamW weight decay (nnU-Net's 3e-5).
 pub const WEIGHT_DECAY: f32 = 3e-5;
@@ -111,9 +111,16 @@ impl Trainer {
     ///
     /// `input`: `[B, in_channels, D, H, W]`; `target`: `[B, 1, D, H, W]` of 0/1.
     pub fn step(&mut self, input: Array5<f32>, target: Array5<f32>, lr: f64) -> f32 {
+        // A negative target marks voxels excluded from the loss (see masked_dice_bce_loss).
+        let masked = target.iter().any(|&v| v < 0.0);
         let x = to_tensor(&input, &self.device);
         let t = to_tensor(&target, &self.device);
-        let loss = dice_bce_loss(self.model.forward(x), t);
+        let logits = self.model.forward(x);
+        let loss = if masked {
+            masked_dice_bce_loss(logits, t)
+        } else {
+            dice_bce_loss(logits, t)
+        };
         self.update(loss, lr)
     }
 

@@ -422,6 +422,15 @@ pub struct TrainArgs {
     /// Continue the run in OUT from its last checkpoint (weights and AdamW moments).
     #[arg(long)]
     pub resume: bool,
+    /// Start from this model's weights (a model folder with plan.json, or a training run)
+    /// instead of fresh ones: its network, target spacing and window are kept, so
+    /// --base-channels, --depth and --spacing are ignored. The new plan records it.
+    #[arg(long, value_name = "DIR")]
+    pub init: Option<PathBuf>,
+    /// Sampling weight of each --data source, in the same order (default 1 each): a patch
+    /// first draws a source by weight, then a study of it uniformly.
+    #[arg(long = "weight", value_name = "W")]
+    pub weights: Vec<f64>,
     #[command(flatten)]
     pub hp: TrainHyper,
 }
@@ -486,6 +495,34 @@ pub struct SynthArgs {
     /// List the built-in site presets and exit.
     #[arg(long)]
     pub list_sites: bool,
+    /// Implant mode: real studies (any study `inspect` accepts: DICOM folder, NIfTI file or
+    /// folder) to implant synthetic infarcts into, instead of rendering the template. Writes
+    /// --n implanted studies per background (plus the background unchanged, unless
+    /// --no-original) on the background's own grid.
+    #[arg(long, value_name = "PATH", num_args = 1..)]
+    pub implant: Vec<PathBuf>,
+    /// Implant mode: a CSV of backgrounds with columns `path`, `kind`
+    /// (healthy|labelled|peer|unknown) and optional `truth`, `exclude`, `id` (paths relative to
+    /// the CSV).
+    #[arg(long, value_name = "CSV")]
+    pub implant_list: Option<PathBuf>,
+    /// Implant mode: what is known about the backgrounds' own lesions. `auto`: `labelled` when
+    /// a truth mask is given or found (`*_msk.nii.gz` in the study folder or under
+    /// `derivatives/<study>/`), otherwise an error asking to choose; `healthy`: known healthy
+    /// (true negatives); `peer`: only a peer tool's prediction (--exclude) is known, excluded
+    /// from the loss; `unknown`: a threshold rule's candidates are excluded from the loss.
+    #[arg(long, value_name = "KIND", default_value = "auto")]
+    pub background: String,
+    /// Implant mode: truth mask of the background's own lesions (one --implant study only).
+    #[arg(long, value_name = "FILE")]
+    pub truth: Option<PathBuf>,
+    /// Implant mode: a peer tool's lesion prediction to exclude from the loss (one --implant
+    /// study only; implies --background peer).
+    #[arg(long, value_name = "FILE")]
+    pub exclude: Option<PathBuf>,
+    /// Implant mode: do not write the unchanged background (index 000).
+    #[arg(long)]
+    pub no_original: bool,
 }
 
 /// Which images make up one study.

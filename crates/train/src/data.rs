@@ -330,7 +330,23 @@ fn from_csv(path: &Path) -> Result<Vec<CaseRef>, InputError> {
     Ok(out)
 }
 
-/// Loads and prepares one case.
+/// Label value of a voxel excluded from the loss (its truth is unknown): the training loss
+/// skips negative targets (`strokeseg_model::masked_dice_bce_loss`).
+pub const IGNORE: f32 = -1.0;
+
+/// The `*_ignore.nii.gz` beside a `*_msk.nii.gz` (written by `synth --implant` where only a
+/// peer tool's prediction, or nothing, is known about a real study's own lesions).
+fn ignore_beside(mask: &Path) -> Option<PathBuf> {
+    let name = mask.file_name()?.to_string_lossy().into_owned();
+    let stem = name
+        .strip_suffix("_msk.nii.gz")
+        .or_else(|| name.strip_suffix("_msk.nii"))?;
+    let p = mask.with_file_name(format!("{stem}_ignore.nii.gz"));
+    p.is_file().then_some(p)
+}
+
+/// Loads and prepares one case. Voxels of an `*_ignore.nii.gz` beside the mask get the label
+/// [`IGNORE`].
 ///
 /// # Errors
 /// [`InputError`] from reading the study or its mask.
@@ -349,7 +365,26 @@ pub fn load_case(c: &CaseRef, prep: &PrepConfig, multiple: [usize; 3]) -> Result
     }
     let mask = mask.map(|&x| x > 0.5);
     let p = prepare(&study, prep, multiple);
-    let label = p.label_from_native(&mask);
+    let mut label = p.label_from_native(&mask);
+    if let Some(ignore_path) = ignore_beside(&c.mask) {
+        let ignore = read_volume(&ignore_path)?;
+        if ignore.dims() != study.dwi.dims() {
+            return Err(InputError::bad_image(
+                &ignore_path,
+                format!(
+                    "ignore mask dims {:?} differ from the DWI's {:?}",
+                    ignore.dims(),
+                    study.dwi.dims()
+                ),
+            ));
+        }
+        let excluded = p.label_from_native(&ignore.map(|&x| x > 0.5));
+        label.zip_mut_with(&excluded, |l, &e| {
+            if e >= 0.5 && *l < 0.25 {
+                *l = IGNORE;
+            }
+        });
+    }
     let lesion_voxels: Vec<[usize; 3]> = label
         .indexed_iter()
         .filter(|(_, &v)| v >= 0.25)

@@ -75,6 +75,11 @@ pub struct TrainConfig {
     /// What is optimised.
     #[serde(default)]
     pub objective: Objective,
+    /// Sampling weight per source (a case's `site`): each patch first draws a source with
+    /// these weights (a source not listed weighs 1), then a case of that source uniformly.
+    /// Empty: every case equally likely (the default).
+    #[serde(default)]
+    pub source_weights: Vec<(String, f64)>,
 }
 
 /// Progress of a run, saved as `state.json` after every epoch (what `--resume` reads).
@@ -147,12 +152,14 @@ pub fn predict_volume_with(
     sliding_window(input, &cfg, forward)
 }
 
-/// Dice of `prob ≥ 0.5` against `label ≥ 0.5` (1 when both are empty).
+/// Dice of `prob ≥ 0.5` against `label ≥ 0.5` (1 when both are empty); voxels whose label is
+/// negative (excluded from the loss, [`crate::data::IGNORE`]) are not counted.
 #[must_use]
 pub fn dice(prob: &Array3<f32>, label: &Array3<f32>) -> f64 {
+    let kept = || prob.iter().zip(label.iter()).filter(|(_, &l)| l >= 0.0);
     strokeseg_core::dice(
-        prob.iter().map(|&p| p >= 0.5),
-        label.iter().map(|&l| l >= 0.5),
+        kept().map(|(&p, _)| p >= 0.5),
+        kept().map(|(_, &l)| l >= 0.5),
     )
 }
 
@@ -205,16 +212,69 @@ fn metric(model: &UNet3d, plan: &Plan, cases: &[Case], objective: Objective) -> 
     }
 }
 
+/// Cases grouped by source with the sources' sampling weights (`None` when sampling is
+/// uniform over cases).
+pub struct SourcePicker {
+    groups: Vec<(f64, Vec<usize>)>,
+}
+
+impl SourcePicker {
+    /// Groups `cases` by `site` with `weights` (unlisted sources weigh 1; sources of weight
+    /// ≤ 0 are never drawn). `None` when `weights` is empty.
+    #[must_use]
+    pub fn new(cases: &[Case], weights: &[(String, f64)]) -> Option<SourcePicker> {
+        if weights.is_empty() {
+            return None;
+        }
+        let mut groups: Vec<(String, f64, Vec<usize>)> = Vec::new();
+        for (i, c) in cases.iter().enumerate() {
+            if let Some(g) = groups.iter_mut().find(|g| g.0 == c.site) {
+                g.2.push(i);
+            } else {
+                let w = weights
+                    .iter()
+                    .find(|(s, _)| *s == c.site)
+                    .map_or(1.0, |(_, w)| *w);
+                groups.push((c.site.clone(), w, vec![i]));
+            }
+        }
+        groups.retain(|g| g.1 > 0.0 && g.1.is_finite());
+        if groups.is_empty() {
+            return None;
+        }
+        Some(SourcePicker {
+            groups: groups.into_iter().map(|(_, w, v)| (w, v)).collect(),
+        })
+    }
+
+    fn pick<R: Rng>(&self, rng: &mut R) -> usize {
+        let total: f64 = self.groups.iter().map(|g| g.0).sum();
+        let mut u = rng.random_range(0.0..total);
+        for (w, v) in &self.groups {
+            if u < *w {
+                return v[rng.random_range(0..v.len())];
+            }
+            u -= w;
+        }
+        let v = &self.groups[self.groups.len() - 1].1;
+        v[rng.random_range(0..v.len())]
+    }
+}
+
 fn batch<R: Rng>(
     rng: &mut R,
     cases: &[Case],
+    picker: Option<&SourcePicker>,
     cfg: &PatchConfig,
     n: usize,
 ) -> (Array5<f32>, Array5<f32>) {
     let mut xs = Vec::with_capacity(n);
     let mut ys = Vec::with_capacity(n);
     for _ in 0..n {
-        let c = &cases[rng.random_range(0..cases.len())];
+        let c = match picker {
+            Some(p) => &cases[p.pick(rng)],
+            None => &cases[rng.random_range(0..cases.len())],
+        };
         let (x, y) = sample_patch(rng, c, cfg);
         xs.push(x);
         ys.push(y.insert_axis(Axis(0)));
@@ -402,6 +462,7 @@ pub fn train_from(
             write_json(&state_path, &state)?;
         }
     }
+    let picker = SourcePicker::new(train_cases, &cfg.source_weights);
     // One RNG stream per epoch, so a resumed run samples what the uninterrupted one would.
     while state.epoch < cfg.epochs && !state.stopped_early {
         let t0 = std::time::Instant::now();
@@ -409,7 +470,13 @@ pub fn train_from(
             ChaCha8Rng::seed_from_u64(cfg.seed ^ (state.epoch as u64).wrapping_mul(0x9E37_79B9));
         let mut loss_sum = 0.0f32;
         for _ in 0..cfg.steps_per_epoch {
-            let (x, y) = batch(&mut rng, train_cases, &cfg.patch, cfg.batch_size);
+            let (x, y) = batch(
+                &mut rng,
+                train_cases,
+                picker.as_ref(),
+                &cfg.patch,
+                cfg.batch_size,
+            );
             let lr = lr_at(cfg, state.step);
             let loss = match cfg.objective {
                 Objective::Supervised => trainer.step(x, y, lr),

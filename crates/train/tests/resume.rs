@@ -74,6 +74,7 @@ fn cfg(epochs: usize) -> TrainConfig {
         seed: 3,
         patience: None,
         objective: Objective::Supervised,
+        source_weights: Vec::new(),
     }
 }
 

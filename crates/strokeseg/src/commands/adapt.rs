@@ -245,6 +245,7 @@ pub fn run(a: &AdaptArgs) -> anyhow::Result<Status> {
         } else {
             Objective::Entropy
         },
+        source_weights: Vec::new(),
     };
     let parts = a.mode.parts();
     let trainable = base_model

@@ -6,6 +6,7 @@ mod calibrate;
 mod demo;
 mod dicom_out;
 mod evaluate;
+mod implant;
 mod inspect;
 mod learning_curve;
 mod register;

@@ -37,6 +37,9 @@ pub fn run(a: &SynthArgs) -> anyhow::Result<Status> {
         eprintln!("error: --out DIR is required");
         return Ok(Status::BadInput);
     };
+    if !a.implant.is_empty() || a.implant_list.is_some() {
+        return super::implant::run(a, out);
+    }
     let site = match find_site(&a.site) {
         Ok(s) => s,
         Err(e) => {

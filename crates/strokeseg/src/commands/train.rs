@@ -4,13 +4,13 @@ use crate::cli::{TrainArgs, TrainHyper};
 use crate::Status;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
-use strokeseg_model::{run_device, UNet3dConfig};
+use strokeseg_model::{run_device, TrainableParts, UNet3dConfig};
 use strokeseg_preproc::{PrepConfig, CHANNELS};
 use strokeseg_train::data::{discover, load_case, Case, CaseRef};
 use strokeseg_train::sampler::PatchConfig;
 use strokeseg_train::spacing;
 use strokeseg_train::training::Event;
-use strokeseg_train::{train, Objective, Plan, TrainConfig};
+use strokeseg_train::{train_from, Objective, Plan, Start, TrainConfig};
 
 /// A progress bar in the project's style.
 pub fn bar(n: u64, what: &str) -> ProgressBar {
@@ -53,12 +53,15 @@ pub fn refs(dirs: &[PathBuf]) -> Result<Vec<CaseRef>, strokeseg_io::InputError> 
     Ok(v)
 }
 
-/// True when every folder is synthetic (a `synth` dataset has a manifest.json).
+/// True when every folder is template-synthetic (a `synth` dataset has a manifest.json;
+/// one made by `synth --implant` holds real backgrounds, so it does not count).
 pub fn all_synthetic(dirs: &[PathBuf]) -> bool {
+    let template_synth =
+        |m: PathBuf| std::fs::read_to_string(m).is_ok_and(|t| !t.contains("synth --implant"));
     dirs.iter().all(|d| {
-        d.join("manifest.json").is_file()
+        template_synth(d.join("manifest.json"))
             || d.parent()
-                .is_some_and(|p| p.join("manifest.json").is_file())
+                .is_some_and(|p| template_synth(p.join("manifest.json")))
     })
 }
 
@@ -141,6 +144,7 @@ pub fn plan_and_config(
         seed: hp.seed,
         patience: None,
         objective: Objective::Supervised,
+        source_weights: Vec::new(),
     };
     Ok((plan, cfg))
 }
@@ -188,16 +192,113 @@ pub fn progress(total_steps: usize, what: &str) -> (ProgressBar, impl FnMut(Even
     (b, on)
 }
 
+/// Per-source weights from `--weight` (aligned with `--data`), keyed by the sources' site
+/// names as discovery gives them.
+fn source_weights(a: &TrainArgs) -> Result<Vec<(String, f64)>, String> {
+    if a.weights.is_empty() {
+        return Ok(Vec::new());
+    }
+    if a.weights.len() != a.data.len() {
+        return Err(format!(
+            "--weight given {} times for {} --data sources: give one weight per source, in order",
+            a.weights.len(),
+            a.data.len()
+        ));
+    }
+    let mut out: Vec<(String, f64)> = Vec::new();
+    for (d, &w) in a.data.iter().zip(&a.weights) {
+        if !(w.is_finite() && w >= 0.0) {
+            return Err(format!("--weight {w} for {}: must be ≥ 0", d.display()));
+        }
+        let sites: Vec<String> = {
+            let mut v: Vec<String> = discover(d)
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .map(|r| r.site)
+                .collect();
+            v.sort();
+            v.dedup();
+            v
+        };
+        for s in &sites {
+            if out.iter().any(|(o, _)| o == s) {
+                return Err(format!(
+                    "source name `{s}` ({}) is used by two --data entries: weights need distinct \
+                     folder names",
+                    d.display()
+                ));
+            }
+            out.push((s.clone(), w / sites.len() as f64));
+        }
+    }
+    Ok(out)
+}
+
+/// The plan of `--init`'s model with this run's training data, and the model to start from.
+fn init_plan(
+    a: &TrainArgs,
+    plan: &Plan,
+    device: &strokeseg_model::Device,
+) -> anyhow::Result<(Plan, strokeseg_model::UNet3d)> {
+    let Some(dir) = &a.init else {
+        anyhow::bail!("no --init");
+    };
+    let base = Plan::load(dir)?;
+    let best = strokeseg_train::training::checkpoint_dir(dir, "best");
+    let wdir = if !dir.join(strokeseg_model::CONFIG_FILE).is_file() && best.is_dir() {
+        best
+    } else {
+        dir.clone()
+    };
+    let (model, _) = strokeseg_model::load(&wdir, device)?;
+    let mut p = base.clone();
+    p.training_data = plan.training_data.clone();
+    p.training_data
+        .push(format!("initialised from {}", dir.display()));
+    p.synthetic_only = plan.synthetic_only && base.synthetic_only;
+    Ok((p, model))
+}
+
 /// Runs `train`.
 pub fn run(a: &TrainArgs) -> anyhow::Result<Status> {
     let train_refs = refs(&a.data)?;
     let val_refs = refs(&a.val)?;
-    let (plan, cfg) = match plan_and_config(&a.hp, &a.data, &train_refs) {
+    let (mut plan, mut cfg) = match plan_and_config(&a.hp, &a.data, &train_refs) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(Status::BadInput);
         }
+    };
+    cfg.source_weights = match source_weights(a) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(Status::BadInput);
+        }
+    };
+    let device = run_device();
+    let init = match &a.init {
+        Some(dir) => match init_plan(a, &plan, &device) {
+            Ok((p, m)) => {
+                let mult = p.model.size_multiple();
+                if (0..3).any(|i| cfg.patch.size[i] % mult[i] != 0) {
+                    eprintln!(
+                        "error: --patch {:?} must be a multiple of {mult:?} for {}",
+                        cfg.patch.size,
+                        dir.display()
+                    );
+                    return Ok(Status::BadInput);
+                }
+                plan = p;
+                Some(m)
+            }
+            Err(e) => {
+                eprintln!("error: --init {}: {e:#}", dir.display());
+                return Ok(Status::BadInput);
+            }
+        },
+        None => None,
     };
     let (train_cases, bad_t) = load_all(&train_refs, &plan, "loading training studies");
     let val_pick = pick_even(&val_refs, a.hp.max_val);
@@ -217,10 +318,13 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Status> {
         cfg.batch_size
     );
     let (b, mut on) = progress(cfg.epochs * cfg.steps_per_epoch, "train");
-    let device = run_device();
-    let state = train(
+    let state = train_from(
         &plan,
         &cfg,
+        Start {
+            init: init.as_ref(),
+            parts: TrainableParts::All,
+        },
         (&train_cases, &val_cases),
         &a.out,
         a.resume,

@@ -128,9 +128,13 @@ struct Plan {
     s0: f32,
 }
 
-fn draw_plan<R: Rng>(rng: &mut R, posterior: bool) -> Plan {
+fn draw_plan<R: Rng>(rng: &mut R, posterior: bool, small: bool) -> Plan {
     use LesionKind as K;
-    let v = log_uniform(rng, VOLUME_RANGE_ML.0, VOLUME_RANGE_ML.1);
+    let v = if small {
+        log_uniform(rng, VOLUME_RANGE_ML.0, SMALL_LESION_ML)
+    } else {
+        log_uniform(rng, VOLUME_RANGE_ML.0, VOLUME_RANGE_ML.1)
+    };
     let kind = if posterior {
         if v > K::Brainstem.volume_range_ml().1 || rng.random_bool(0.45) {
             K::Cerebellar
@@ -196,16 +200,46 @@ fn build<R: Rng>(
     one.map(|f| vec![(f, target_ml)]).unwrap_or_default()
 }
 
+/// How lesions are drawn: [`DrawOptions::default`] is the template generator's mix (the
+/// module docs); the implant mode asks for more posterior-fossa studies and more tiny lesions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DrawOptions {
+    /// Probability that a lesion study's first event is in the brainstem or cerebellum.
+    pub p_posterior: f64,
+    /// Probability that an event's volume is drawn log-uniformly in
+    /// [0.01, [`SMALL_LESION_ML`]] mL instead of the whole [`VOLUME_RANGE_ML`] (0: never; no
+    /// extra random draw is made then, so the default stream is unchanged).
+    pub p_small: f64,
+}
+
+impl Default for DrawOptions {
+    fn default() -> Self {
+        DrawOptions {
+            p_posterior: P_POSTERIOR_FOSSA,
+            p_small: 0.0,
+        }
+    }
+}
+
+/// The size of lesion the mission insists on finding (mL): 0.087 mL and smaller.
+pub const SMALL_LESION_ML: f64 = 0.087;
+
 /// The acute infarcts of one lesion study (see the module docs): at least one lesion unless
 /// the template has no usable tissue. Deterministic for a given RNG state.
 pub fn sample_lesions<R: Rng>(rng: &mut R, tpl: &Template) -> Vec<Lesion> {
+    sample_lesions_with(rng, tpl, &DrawOptions::default())
+}
+
+/// [`sample_lesions`] with another mix of locations and sizes.
+pub fn sample_lesions_with<R: Rng>(rng: &mut R, tpl: &Template, opts: &DrawOptions) -> Vec<Lesion> {
     let n_events = 1 + pick(rng, &EVENT_COUNT_WEIGHTS);
-    let posterior = rng.random_bool(P_POSTERIOR_FOSSA);
+    let posterior = rng.random_bool(opts.p_posterior);
     let mut out: Vec<Lesion> = Vec::new();
     let mut group = 0;
     for ev in 0..n_events {
         for _attempt in 0..4 {
-            let plan = draw_plan(rng, posterior && ev == 0);
+            let small = opts.p_small > 0.0 && rng.random_bool(opts.p_small);
+            let plan = draw_plan(rng, posterior && ev == 0, small);
             let parts = build(rng, tpl, plan.kind, plan.target_ml);
             if parts.is_empty()
                 || parts
@@ -232,7 +266,7 @@ pub fn sample_lesions<R: Rng>(rng: &mut R, tpl: &Template) -> Vec<Lesion> {
     }
     if out.is_empty() {
         // Fallback: a small deep lacune (the sites are deep white/grey matter).
-        let plan = draw_plan(rng, false);
+        let plan = draw_plan(rng, false, false);
         for _ in 0..4 {
             if let Some(frac) = shapes::lacune(rng, tpl, 0.3) {
                 out.push(Lesion {
