@@ -16,6 +16,22 @@ pub struct OperatingPoint {
     pub specificity: f64,
 }
 
+/// Probability at which candidate lesions for the patient score are taken
+/// ([`candidate_config`]): lower than the mask's 0.5, so that a study whose lesion the network
+/// sees only faintly still ranks above one where it sees nothing, and calibration has a
+/// continuous score to choose operating points on.
+pub const CANDIDATE_THRESHOLD: f32 = 0.1;
+
+/// The lesion settings for the patient score's candidates: `cfg` with its threshold lowered
+/// to at most [`CANDIDATE_THRESHOLD`] (the minimum volume kept).
+#[must_use]
+pub fn candidate_config(cfg: &crate::LesionConfig) -> crate::LesionConfig {
+    crate::LesionConfig {
+        threshold: cfg.threshold.min(CANDIDATE_THRESHOLD),
+        min_volume_ml: cfg.min_volume_ml,
+    }
+}
+
 /// The patient score: the highest lesion score ([`Lesion::score`], the mean of a lesion's
 /// three most probable voxels) over all (kept) lesions; 0.0 when there are no lesions. A
 /// lesion-level score, not the highest voxel: one isolated confident voxel cannot call a

@@ -16,7 +16,9 @@ mod lesions;
 mod mni;
 mod mni_constants;
 
-pub use call::{calibrate, call, patient_score, OperatingPoint};
+pub use call::{
+    calibrate, call, candidate_config, patient_score, OperatingPoint, CANDIDATE_THRESHOLD,
+};
 pub use lesions::{find_lesions, Lesion, LesionConfig};
 pub use mni::{FitMethod, MniApprox, ProfileBin, TemplateMoments, ZProfile};
 pub use mni_constants::{MNI2009A_IC_CENTROID_MM, MNI2009A_IC_COV_MM2};

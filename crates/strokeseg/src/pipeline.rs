@@ -70,8 +70,9 @@ pub struct Segmentation {
     pub mask: Mask,
     /// Lesions, largest first.
     pub lesions: Vec<Lesion>,
-    /// Patient score: the highest lesion score (`strokeseg_measure::patient_score`: the mean
-    /// of a lesion's three most probable voxels), 0 without lesions.
+    /// Patient score: the highest score (`strokeseg_measure::patient_score`: the mean of a
+    /// candidate's three most probable voxels) over candidate lesions at p ≥ 0.1
+    /// (`strokeseg_measure::CANDIDATE_THRESHOLD`); 0 when there is none.
     pub score: f32,
     /// Inputs the network saw.
     pub inputs_used: Vec<&'static str>,
@@ -152,7 +153,15 @@ impl Segmenter {
         let (mask, lesions) = find_lesions(&prob, Some(&search), &*to_mni, lesion_cfg);
         let atlas = self.locator.as_ref().and_then(|l| l.atlas.as_ref());
         let location = strokeseg_atlas::describe(reg.as_ref(), atlas, &brain, &mask, &lesions);
-        let score = strokeseg_measure::patient_score(&lesions);
+        // The call ranks candidates found at a lower probability than the mask's (the
+        // lesions of the report), each scored by its three most probable voxels.
+        let (_, candidates) = find_lesions(
+            &prob,
+            Some(&search),
+            &*to_mni,
+            &strokeseg_measure::candidate_config(lesion_cfg),
+        );
+        let score = strokeseg_measure::patient_score(&candidates);
         let postprocess = t.elapsed().as_secs_f64();
         let mut inputs_used = vec!["dwi"];
         if p.has_adc {
