@@ -294,15 +294,35 @@ pub struct ModelArgs {
     /// Mirror test-time augmentation (8× slower, slightly better).
     #[arg(long)]
     pub tta: bool,
-    /// Probability threshold of the lesion mask.
-    #[arg(long, default_value_t = 0.5)]
+    /// Probability threshold of the lesion mask (0 < t ≤ 1).
+    #[arg(long, default_value_t = 0.5, value_parser = probability)]
     pub threshold: f32,
-    /// Drop lesions smaller than this (mL).
-    #[arg(long, default_value_t = 0.0)]
+    /// Drop lesions smaller than this (mL, finite, ≥ 0).
+    #[arg(long, default_value_t = 0.0, value_parser = volume_ml)]
     pub min_volume_ml: f64,
-    /// Operating point of the headline call (sens95, sens99).
-    #[arg(long, default_value = "sens99")]
+    /// Operating point of the headline call.
+    #[arg(long, default_value = "sens99", value_parser = ["sens95", "sens99"])]
     pub operating_point: String,
+}
+
+/// A probability threshold: finite, in (0, 1].
+fn probability(s: &str) -> Result<f32, String> {
+    let v: f32 = s.parse().map_err(|e| format!("`{s}`: {e}"))?;
+    if v.is_finite() && v > 0.0 && v <= 1.0 {
+        Ok(v)
+    } else {
+        Err(format!("`{s}`: must be a probability in (0, 1]"))
+    }
+}
+
+/// A volume in mL: finite and ≥ 0.
+fn volume_ml(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|e| format!("`{s}`: {e}"))?;
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("`{s}`: must be a finite volume ≥ 0 mL"))
+    }
 }
 
 /// `strokeseg segment`.
@@ -483,7 +503,9 @@ pub struct SynthArgs {
     /// Dataset seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Site preset name (see --list-sites) or a site TOML file.
+    /// Site preset name (see --list-sites), a site TOML file, or `random`: domain
+    /// randomisation, where every study draws its own acquisition and tissue appearance
+    /// (recorded per study in the manifest; see docs/synth.md).
     #[arg(long, default_value = "site-a")]
     pub site: String,
     /// Also write each study as DICOM series (classic MR, one file per slice).
@@ -492,7 +514,7 @@ pub struct SynthArgs {
     /// Template folder (default: $STROKESEG_TEMPLATE_DIR or ~/.cache/strokeseg/mni_icbm152_2009a).
     #[arg(long, value_name = "DIR")]
     pub template: Option<PathBuf>,
-    /// List the built-in site presets and exit.
+    /// List the built-in site presets (and the pseudo-site `random`) and exit.
     #[arg(long)]
     pub list_sites: bool,
     /// Implant mode: real studies (any study `inspect` accepts: DICOM folder, NIfTI file or

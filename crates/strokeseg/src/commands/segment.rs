@@ -9,7 +9,7 @@ use image::Rgb;
 use std::path::Path;
 use std::time::Instant;
 use strokeseg_io::nifti_io::{write_mask, write_volume};
-use strokeseg_io::{Study, StudySpec};
+use strokeseg_io::{InputError, Study, StudySpec};
 use strokeseg_measure::{call, LesionConfig};
 use strokeseg_report::json::{
     call_word, CallAt, Files, ModelInfo, PatientCall, Report, Software, StudyInfo, SCHEMA_VERSION,
@@ -272,10 +272,27 @@ pub fn write_outputs_with_dicom(
 }
 
 /// Runs `segment`.
+/// Refuses an output folder that cannot be written, before any work: an existing file, or a
+/// folder that cannot be created or written into.
+fn check_out_dir(flag: &str, out: &std::path::Path) -> Result<(), InputError> {
+    let bad = |why: String| InputError::Usage(format!("{flag} {}: {why}", out.display()));
+    if out.exists() && !out.is_dir() {
+        return Err(bad("exists and is not a folder".into()));
+    }
+    std::fs::create_dir_all(out).map_err(|e| bad(format!("cannot create the folder ({e})")))?;
+    tempfile::NamedTempFile::new_in(out)
+        .map(drop)
+        .map_err(|e| bad(format!("cannot write into the folder ({e})")))
+}
+
 pub fn run(a: &SegmentArgs) -> anyhow::Result<Status> {
     let specs = specs(&a.study)?;
     if a.dicom_out.is_some() {
         super::dicom_out::check_specs(&specs)?;
+    }
+    check_out_dir("--out", &a.out)?;
+    if let Some(d) = &a.dicom_out {
+        check_out_dir("--dicom-out", d)?;
     }
     let mut seg = load_segmenter(&a.model)?;
     seg.locator = super::register::load_locator(&a.location)?;

@@ -92,3 +92,49 @@ fn usage_errors_exit_2() {
     let out = strokeseg(&["frobnicate"]);
     assert_eq!(out.code, 2);
 }
+
+/// Issue 16, item 10: flag values that cannot be meant are refused before any work.
+#[test]
+fn segment_flag_values_out_of_range_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let study = bids_study(d.path(), 1.0);
+    let out_dir = d.path().join("out");
+    for (flag, value, word) in [
+        ("--threshold", "NaN", "probability"),
+        ("--threshold", "2", "probability"),
+        ("--threshold", "-1", "probability"),
+        ("--threshold", "0", "probability"),
+        ("--min-volume-ml", "inf", "finite"),
+        ("--min-volume-ml", "-0.5", "finite"),
+        ("--operating-point", "sens50", "sens99"),
+    ] {
+        let arg = format!("{flag}={value}");
+        let out = strokeseg(&["segment", s(&study), "--out", s(&out_dir), &arg]);
+        assert_eq!(out.code, 2, "{flag} {value}: {}", out.stderr);
+        assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+        assert!(
+            out.stderr.contains(value) && out.stderr.contains(word),
+            "{flag} {value}: {}",
+            out.stderr
+        );
+        assert!(!out_dir.exists(), "{flag} {value}: nothing written");
+    }
+}
+
+/// Issue 16, item 11: an --out that is a file is refused at once with exit 2, naming it.
+#[test]
+fn segment_out_that_is_a_file_is_refused_before_work() {
+    let d = tempfile::tempdir().unwrap();
+    let study = bids_study(d.path(), 1.0);
+    let file = d.path().join("not-a-folder");
+    std::fs::write(&file, b"x").unwrap();
+    let t = std::time::Instant::now();
+    let out = strokeseg(&["segment", s(&study), "--out", s(&file)]);
+    assert_rejected(&out, &file, &["not a folder"]);
+    assert_eq!(
+        std::fs::read(&file).unwrap(),
+        b"x",
+        "the user's file is untouched"
+    );
+    eprintln!("refused in {:.2} s", t.elapsed().as_secs_f64());
+}
