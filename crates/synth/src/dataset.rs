@@ -2,14 +2,16 @@
 //! with DWI, ADC and b0; lesion masks under `derivatives/`), optional DICOM series, and a
 //! manifest (JSON and CSV) with per-study and per-lesion truth.
 
-use crate::acquire::{acquire, Acquired, Artefact};
+use crate::acquire::{
+    acquire_with, receive_coil_profile, skull_base_pileup, AcquireOptions, Acquired, Artefact,
+};
 use crate::lesions::{
     sample_lesions, sample_tissue_mimics_avoiding, Lesion, LesionKind, MimicKind,
 };
 use crate::physics::{tissue_maps, HeadModel, TissueParams};
 use crate::regions::{region_at, Region};
 use crate::render::{render, Footprint, LesionLabels};
-use crate::site::{AdcUnitsOut, Site};
+use crate::site::{AdcUnitsOut, RandomDraw, Site};
 use crate::subject::Subject;
 use crate::template::Template;
 use crate::truth::{lesion_truth, Measured};
@@ -116,8 +118,12 @@ pub struct StudyTruth {
     pub spacing_mm: [f64; 3],
     /// Subject anatomy parameters.
     pub subject: Subject,
-    /// Tissue constants.
+    /// Tissue constants (after the randomised appearance, for a `random` study).
     pub tissue: TissueParams,
+    /// For a study of a randomised site (`--site random`): everything it drew (its
+    /// acquisition, appearance and artefact settings). Absent for fixed sites.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub randomized: Option<RandomDraw>,
     /// Files, relative to the dataset root.
     pub files: StudyFiles,
 }
@@ -163,6 +169,12 @@ pub fn study_seed(seed: u64, site: &str, index: usize) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Seed mixer of a study's own stream of regional-tissue and skull-base pile-up draws.
+const NORMAL_TISSUE_STREAM: u64 = 0x4E_4F52_4D41_4C54;
+
+/// Seed mixer of a randomised study's own stream of acquisition/appearance draws.
+const RANDOM_DRAW_STREAM: u64 = 0xD03A_14A4_D081_5A7E;
+
 /// The template plus what is derived from it once.
 pub struct Generator {
     /// Template anatomy.
@@ -178,15 +190,35 @@ impl Generator {
         Generator { template, head }
     }
 
-    /// Generates study `index` of `site` for dataset `seed`.
+    /// Generates study `index` of `site` for dataset `seed`. For a randomised site
+    /// ([`Site::randomize`]) the study first draws its own acquisition and appearance
+    /// ([`RandomDraw::sample`], from a stream of its own seeded by the study seed) and is
+    /// made with those.
     #[must_use]
     pub fn study(&self, site: &Site, seed: u64, index: usize) -> Study {
         let sseed = study_seed(seed, &site.name, index);
+        let mut draw = site.randomize.then(|| {
+            RandomDraw::sample(&mut ChaCha8Rng::seed_from_u64(sseed ^ RANDOM_DRAW_STREAM))
+        });
+        let named = site;
+        let site = draw
+            .as_ref()
+            .map_or_else(|| site.clone(), |d| d.site.clone());
+        let site = &site;
         let mut rng = ChaCha8Rng::seed_from_u64(sseed);
         let tpl = &self.template;
         let lesion_study = rng.random_bool(LESION_STUDY_FRACTION);
         let subject = Subject::sample(&mut rng);
-        let tissue = TissueParams::sample(&mut rng);
+        let mut tissue = TissueParams::sample(&mut rng);
+        // Regional normal tissue and the skull-base EPI pile-up draw from a stream of their
+        // own, so that every other draw of a seed (anatomy, lesions, noise) is what it was
+        // before they were added.
+        let mut normal_rng = ChaCha8Rng::seed_from_u64(sseed ^ NORMAL_TISSUE_STREAM);
+        tissue.sample_regional(&mut normal_rng);
+        let tissue = match &draw {
+            Some(d) => d.tissue.apply(&tissue),
+            None => tissue,
+        };
         let lesions: Vec<Lesion> = if lesion_study {
             sample_lesions(&mut rng, tpl)
         } else {
@@ -208,16 +240,26 @@ impl Generator {
             rng.random_range(-site.max_tilt_deg..=site.max_tilt_deg) * 0.5,
             rng.random_range(-site.max_tilt_deg..=site.max_tilt_deg) * 0.3,
         );
-        let fov_centre = [
+        let mut fov_centre = [
             subject.centre_mm[0] + rng.random_range(-4.0..4.0),
             subject.centre_mm[1] + rng.random_range(-6.0..6.0),
             subject.centre_mm[2] + rng.random_range(-6.0..6.0),
         ];
+        let (profile, options) = match &mut draw {
+            Some(d) => {
+                d.tilt_deg = [tilt.0, tilt.1, tilt.2];
+                fov_centre[2] += d.fov_shift_mm;
+                (d.slice_profile_fwhm, d.acquire)
+            }
+            None => (1.0, AcquireOptions::default()),
+        };
         let grid = site.native_grid(tilt, fov_centre);
-        let fp = Footprint::for_voxel(site.inplane_mm, site.slice_thickness_mm);
-        let (clean, pv) = render(tpl, &maps, &labels, &self.head.dist_mm, &subject, &grid, fp);
+        let fp = Footprint::for_voxel(site.inplane_mm, site.slice_thickness_mm * profile);
+        let (mut clean, pv) = render(tpl, &maps, &labels, &self.head.dist_mm, &subject, &grid, fp);
+        receive_coil_profile(&mut normal_rng, &mut clean);
+        skull_base_pileup(&mut normal_rng, site.field_strength_t, &mut clean);
         drop(maps);
-        let images = acquire(&mut rng, site, &grid, &clean);
+        let images = acquire_with(&mut rng, site, &grid, &clean, &options);
         let (mask, measured) = lesion_truth(&grid, &pv, lesions.len());
         let voxel_ml = tpl.grid.voxel_volume_ml();
         let lesions_truth: Vec<LesionTruth> = lesions
@@ -242,12 +284,12 @@ impl Generator {
             })
             .collect();
         let lesion_volume_ml = mask.iter().filter(|&&b| b).count() as f64 * grid.voxel_volume_ml();
-        let id = format!("sub-{}{:04}", bids_label(&site.name), index + 1);
+        let id = format!("sub-{}{:04}", bids_label(&named.name), index + 1);
         let truth = StudyTruth {
             has_lesion: lesion_volume_ml > 0.0,
             lesion_volume_ml,
             id,
-            site: site.name.clone(),
+            site: named.name.clone(),
             seed: sseed,
             lesions: lesions_truth,
             mimics: {
@@ -265,6 +307,7 @@ impl Generator {
             spacing_mm: grid.spacing_mm(),
             subject,
             tissue,
+            randomized: draw,
             files: StudyFiles {
                 dwi: String::new(),
                 adc: String::new(),
@@ -308,7 +351,8 @@ pub fn bids_label(name: &str) -> String {
     name.chars().filter(char::is_ascii_alphanumeric).collect()
 }
 
-/// Writes one study under `root`; fills in `truth.files`.
+/// Writes one study under `root`; fills in `truth.files`. The sidecar and DICOM use the
+/// study's own acquisition when it was randomised (`truth.randomized`), else `site`.
 ///
 /// # Errors
 /// [`SynthError`] when a file cannot be written.
@@ -318,6 +362,8 @@ pub fn write_study(
     site: &Site,
     dicom: bool,
 ) -> Result<(), SynthError> {
+    let drawn = study.truth.randomized.as_ref().map(|d| d.site.clone());
+    let site = drawn.as_ref().unwrap_or(site);
     let id = study.truth.id.clone();
     let rel_dir = format!("{id}/ses-0001/dwi");
     let dir = root.join(&rel_dir);

@@ -4,6 +4,7 @@
 //! the brain, and the lesions' and mimics' ADC/S0 changes.
 
 use crate::lesions::{Lesion, Mimic, SparseField};
+use crate::regions::{region_at, Region};
 use crate::template::Template;
 use ndarray::Array3;
 use rand::Rng;
@@ -11,11 +12,14 @@ use rand_distr::{Distribution, Normal};
 use serde::Serialize;
 
 /// Skull (no signal) and scalp (fat-suppressed soft tissue) layers around the intracranial
-/// space, by distance in mm. Computed once per template.
+/// space, by distance in mm, and where the cerebellum is. Computed once per template.
 #[derive(Debug, Clone)]
 pub struct HeadModel {
     /// Distance (mm, chamfer approximation) from the intracranial space, 0 inside.
     pub dist_mm: Array3<f32>,
+    /// Intracranial voxels in the cerebellum ([`crate::regions::region_at`]), whose grey
+    /// matter gets the cerebellar-cortex values of [`TissueParams::cerebellar_gm`].
+    pub cerebellum: Array3<bool>,
 }
 
 /// Skull spans this distance range (mm) outside the intracranial space, scalp the next.
@@ -30,8 +34,15 @@ impl HeadModel {
     /// Builds the layers for `tpl`.
     #[must_use]
     pub fn new(tpl: &Template) -> HeadModel {
+        let mut cerebellum = Array3::from_elem(tpl.intracranial.dim(), false);
+        for ((i, j, k), &inside) in tpl.intracranial.indexed_iter() {
+            if inside && region_at(tpl.world([i, j, k])) == Region::Cerebellum {
+                cerebellum[[i, j, k]] = true;
+            }
+        }
         HeadModel {
             dist_mm: chamfer_distance(&tpl.intracranial, DIST_CAP_MM),
+            cerebellum,
         }
     }
 }
@@ -110,6 +121,12 @@ pub struct TissueParams {
     pub adc: [f32; 4],
     /// Amplitude of the smooth spatial ADC variation (fraction).
     pub adc_variation: f32,
+    /// Cerebellar grey matter (cortex) relative to cerebral GM: [ADC factor, S0 factor].
+    /// The densely packed granular layer diffuses less (cerebellar cortex ADC ≈ 0.65–0.75
+    /// vs ≈ 0.80–0.85 ×10⁻³ mm²/s in the cerebrum), which is why the healthy cerebellum is
+    /// bright on b1000–1500 DWI. Measured on the real healthy series here: cerebellar ADC
+    /// 0.91 (0.88–0.95) × the brain median (docs/synth.md, "Normal tissue by region").
+    pub cerebellar_gm: [f32; 2],
 }
 
 impl TissueParams {
@@ -131,7 +148,22 @@ impl TissueParams {
                 j(1.1e-3, 0.1),
             ],
             adc_variation: rng.random_range(0.03..0.10),
+            cerebellar_gm: [1.0, 1.0],
         }
+    }
+
+    /// Draws the regional values ([`TissueParams::cerebellar_gm`]: ADC × 0.85 ± 0.03, S0 ×
+    /// 1.03 ± 0.02). Kept apart from [`TissueParams::sample`] so that callers may draw them
+    /// from their own random stream (the dataset does, so that adding them left every other
+    /// draw of a study — anatomy, lesions, noise — unchanged).
+    pub fn sample_regional<R: Rng>(&mut self, rng: &mut R) {
+        let mut n = |m: f32, sd: f32| {
+            m + Normal::new(0.0, sd)
+                .expect("sd")
+                .sample(rng)
+                .clamp(-2.5 * sd, 2.5 * sd)
+        };
+        self.cerebellar_gm = [n(0.85, 0.03), n(1.03, 0.02)];
     }
 }
 
@@ -186,23 +218,21 @@ pub struct TissueMaps {
     pub brain: Array3<f32>,
 }
 
-/// Signal of one voxel given tissue fractions and lesion/mimic modifiers on tissue ADC/S0.
+/// Signal of one voxel given its tissue fractions (GM, WM, CSF, scalp), the smooth ADC
+/// variation `var`, the lesion/mimic modifiers `m` (ADC factor, S0 factor) and the regional
+/// grey-matter modifiers `gm_mod` ([ADC factor, S0 factor], e.g. cerebellar cortex).
 #[inline]
-#[allow(clippy::too_many_arguments)]
 fn voxel(
     p: &TissueParams,
     b: f32,
-    g: f32,
-    w: f32,
-    c: f32,
-    scalp: f32,
+    (g, w, c, scalp): (f32, f32, f32, f32),
     var: f32,
-    m_adc: f32,
-    m_s0: f32,
+    (m_adc, m_s0): (f32, f32),
+    gm_mod: [f32; 2],
 ) -> (f32, f32) {
-    let s_g = p.s0[0] * m_s0;
+    let s_g = p.s0[0] * gm_mod[1] * m_s0;
     let s_w = p.s0[1] * m_s0;
-    let a_g = p.adc[0] * var * m_adc;
+    let a_g = p.adc[0] * gm_mod[0] * var * m_adc;
     let a_w = p.adc[1] * var * m_adc;
     let s0 = g * s_g + w * s_w + c * p.s0[2] + scalp * p.s0[3];
     let dwi = g * s_g * (-b * a_g).exp()
@@ -242,15 +272,22 @@ pub fn tissue_maps<R: Rng>(
         let _skull = (SKULL_MM.0..SKULL_MM.1).contains(&dist); // bone: no signal
         (g, w, c, scalp)
     };
+    let gm_mod = |i: usize, j: usize, k: usize| {
+        if head.cerebellum.get([i, j, k]).copied().unwrap_or(false) {
+            p.cerebellar_gm
+        } else {
+            [1.0, 1.0]
+        }
+    };
     let dims = tpl.gm.dim();
     let mut s0 = Array3::<f32>::zeros(dims);
     let mut dwi = Array3::<f32>::zeros(dims);
     for ((i, j, k), o) in s0.indexed_iter_mut() {
-        let (g, w, c, scalp) = fractions(i, j, k);
-        if g + w + c + scalp == 0.0 {
+        let fr = fractions(i, j, k);
+        if fr.0 + fr.1 + fr.2 + fr.3 == 0.0 {
             continue;
         }
-        let (a, d) = voxel(p, b, g, w, c, scalp, field.at(i, j, k), 1.0, 1.0);
+        let (a, d) = voxel(p, b, fr, field.at(i, j, k), (1.0, 1.0), gm_mod(i, j, k));
         *o = a;
         dwi[[i, j, k]] = d;
     }
@@ -278,8 +315,8 @@ pub fn tissue_maps<R: Rng>(
         if i >= dims.0 || j >= dims.1 || k >= dims.2 {
             continue;
         }
-        let (g, w, c, scalp) = fractions(i, j, k);
-        let (a, d) = voxel(p, b, g, w, c, scalp, field.at(i, j, k), ma, ms);
+        let fr = fractions(i, j, k);
+        let (a, d) = voxel(p, b, fr, field.at(i, j, k), (ma, ms), gm_mod(i, j, k));
         s0[idx] = a;
         dwi[idx] = d;
     }
@@ -290,6 +327,7 @@ pub fn tissue_maps<R: Rng>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
 
     #[test]
     fn chamfer_distance_grows_outward() {
@@ -307,16 +345,46 @@ mod tests {
             s0: [1.3, 1.0, 2.3, 0.45],
             adc: [0.8e-3, 0.7e-3, 3.0e-3, 1.1e-3],
             adc_variation: 0.0,
+            cerebellar_gm: [0.85, 1.03],
         };
-        let (s0_g, d_g) = voxel(&p, 1000.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0);
-        let (s0_w, d_w) = voxel(&p, 1000.0, 0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0);
-        let (s0_c, d_c) = voxel(&p, 1000.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 1.0);
+        let (s0_g, d_g) = voxel(&p, 1000.0, GM, 1.0, (1.0, 1.0), ONE);
+        let (s0_w, d_w) = voxel(&p, 1000.0, (0.0, 1.0, 0.0, 0.0), 1.0, (1.0, 1.0), ONE);
+        let (s0_c, d_c) = voxel(&p, 1000.0, (0.0, 0.0, 1.0, 0.0), 1.0, (1.0, 1.0), ONE);
         assert!(s0_c > s0_g && s0_g > s0_w, "T2: CSF > GM > WM");
         assert!(d_c < d_w && d_c < d_g, "DWI: CSF dark");
         // ADC recovered from the two signals.
         assert!(((s0_g / d_g).ln() / 1000.0 - 0.8e-3).abs() < 1e-7);
         // An infarct (ADC ×0.55, S0 ×1.1) is bright on DWI: ratio to normal GM ≈ 1.1·e^{0.36}.
-        let (_, d_l) = voxel(&p, 1000.0, 1.0, 0.0, 0.0, 0.0, 1.0, 0.55, 1.1);
+        let (_, d_l) = voxel(&p, 1000.0, GM, 1.0, (0.55, 1.1), ONE);
         assert!((d_l / d_g - 1.1 * (0.36f32).exp()).abs() < 1e-3);
+        // Cerebellar cortex: lower ADC, so brighter on DWI than cerebral GM, ADC recovered.
+        let (s0_cb, d_cb) = voxel(&p, 1000.0, GM, 1.0, (1.0, 1.0), [0.85, 1.03]);
+        assert!(d_cb / d_g > 1.15, "{}", d_cb / d_g);
+        assert!(((s0_cb / d_cb).ln() / 1000.0 - 0.68e-3).abs() < 1e-7);
+    }
+
+    const ONE: [f32; 2] = [1.0, 1.0];
+    const GM: (f32, f32, f32, f32) = (1.0, 0.0, 0.0, 0.0);
+
+    #[test]
+    fn cerebellar_grey_matter_is_marked_on_the_phantom() {
+        let tpl = Template::phantom(3.0);
+        let head = HeadModel::new(&tpl);
+        let n = head.cerebellum.iter().filter(|&&b| b).count();
+        assert!(n > 1000, "{n} cerebellar voxels");
+        for ((i, j, k), &c) in head.cerebellum.indexed_iter() {
+            if c {
+                assert!(tpl.intracranial[[i, j, k]]);
+                assert_eq!(region_at(tpl.world([i, j, k])), Region::Cerebellum);
+            }
+        }
+        let mut p = TissueParams::sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(1));
+        assert_eq!(p.cerebellar_gm, [1.0, 1.0]);
+        p.sample_regional(&mut rand_chacha::ChaCha8Rng::seed_from_u64(2));
+        let [a, s] = p.cerebellar_gm;
+        assert!(
+            (0.77..=0.93).contains(&a) && (0.98..=1.08).contains(&s),
+            "{a} {s}"
+        );
     }
 }

@@ -5,7 +5,7 @@ use crate::Status;
 use indicatif::{ProgressBar, ProgressStyle};
 use strokeseg_synth::dataset::{Generator, SynthError};
 use strokeseg_synth::manifest::write_dataset;
-use strokeseg_synth::site::{builtin_sites, find_site};
+use strokeseg_synth::site::{builtin_sites, find_site, random_site};
 use strokeseg_synth::{Template, TemplateError};
 
 /// Runs `synth`. User mistakes (unknown site, existing dataset, missing template) print one
@@ -31,6 +31,19 @@ pub fn run(a: &SynthArgs) -> anyhow::Result<Status> {
                 s.description
             );
         }
+        let r = random_site();
+        println!(
+            "{:<10} {:>5} {:>5} {:>9} {:>11} {:>6} {:>6} {:>5}  {}",
+            r.name,
+            "1.5/3",
+            "5-60",
+            "0.8-2.5mm",
+            "1-7+0-2mm",
+            "varies",
+            "500-2500",
+            "both",
+            r.description
+        );
         return Ok(Status::Ok);
     }
     let Some(out) = &a.out else {

@@ -1,5 +1,6 @@
 //! Step 1: image-domain artefacts — skull-base susceptibility, DWI motion, N/2 ghosting.
 
+use super::Clean;
 use ndarray::{s, Array2, Array3};
 use rand::Rng;
 
@@ -86,6 +87,89 @@ pub(super) fn susceptibility<R: Rng + ?Sized>(
         }
     }
     changed
+}
+
+/// Air spaces at the skull base whose field offsets every EPI study shows in the brain above
+/// them ([`skull_base_pileup`]): the [`CAVITIES`] plus the ethmoid cells under the gyrus
+/// rectus and the mastoid air cells / external auditory canals lateral to the inferior
+/// temporal lobes (MNI centre and half-axes, mm).
+const EPI_AIR: [([f64; 3], [f64; 3]); 10] = [
+    CAVITIES[0],
+    CAVITIES[1],
+    CAVITIES[2],
+    CAVITIES[3],
+    CAVITIES[4],
+    CAVITIES[5],
+    CAVITIES[6],
+    ([0.0, 38.0, -32.0], [7.0, 14.0, 8.0]),
+    ([-62.0, -22.0, -38.0], [10.0, 14.0, 10.0]),
+    ([62.0, -22.0, -38.0], [10.0, 14.0, 10.0]),
+];
+
+/// The skull-base signal pile-up that every EPI DWI has (not an artefact drawn with the
+/// site's probability, which comes on top as [`susceptibility`]): near each air space of
+/// [`EPI_AIR`] the distortion compresses signal into a broad zone of brain (Gaussian fall-off
+/// with the distance from the air, width 6–12 mm), brighter on one side along the
+/// phase-encode direction (MNI y, polarity random) and slightly darker on the other. Study
+/// amplitude: up to ×(1 + 0.6–1.4) at 3 T, scaled by `field_t / 3` (0.5–1.2), each air space
+/// 0.4–1.2 of it. The same factor multiplies b0 and DWI, so the ADC stays normal. On the
+/// real healthy series here the brain above the skull base is ~1.5–2× the brain median at
+/// its 95th percentile (docs/synth.md, "Normal tissue by region"). Applied to the clean
+/// native images (`clean.s0`, `clean.dwi` at `clean.mni`) before [`super::acquire`].
+/// Returns the largest factor applied.
+pub fn skull_base_pileup<R: Rng + ?Sized>(rng: &mut R, field_t: f64, clean: &mut Clean) -> f64 {
+    let Clean { s0, dwi, mni, .. } = clean;
+    let field = if field_t.is_finite() {
+        (field_t / 3.0).clamp(0.5, 1.2)
+    } else {
+        1.0
+    };
+    let polarity = if rng.random::<bool>() { 1.0 } else { -1.0 };
+    let amp = rng.random_range(0.6..1.4) * field;
+    /// One air space: centre, half-axes, mean half-axis, amplitude, width (mm).
+    struct Zone {
+        c: [f64; 3],
+        r: [f64; 3],
+        r_mean: f64,
+        a: f64,
+        w: f64,
+    }
+    let zones: Vec<Zone> = EPI_AIR
+        .iter()
+        .map(|&(c, r)| Zone {
+            c,
+            r,
+            r_mean: (r[0] + r[1] + r[2]) / 3.0,
+            a: amp * rng.random_range(0.4..1.2),
+            w: rng.random_range(6.0..12.0),
+        })
+        .collect();
+    let mut max_f = 1.0f64;
+    for (p, (b, d)) in mni.iter().zip(s0.iter_mut().zip(dwi.iter_mut())) {
+        let p = [f64::from(p[0]), f64::from(p[1]), f64::from(p[2])];
+        let mut f = 1.0;
+        for &Zone { c, r, r_mean, a, w } in &zones {
+            let rho2: f64 = (0..3).map(|k| ((p[k] - c[k]) / r[k]).powi(2)).sum();
+            if rho2.is_nan() {
+                continue;
+            }
+            let d_mm = ((rho2.sqrt() - 1.0) * r_mean).max(0.0);
+            if d_mm > 3.0 * w {
+                continue;
+            }
+            let g = (-(d_mm / w).powi(2)).exp();
+            // 0.2 (far side along the phase encoding) … 1 (near side): from −0.14·a to +a
+            let s = 0.6 + 0.4 * (polarity * (p[1] - c[1]) / 8.0).tanh();
+            f *= 1.0 + a * g * (s - 0.3) / 0.7;
+        }
+        if f != 1.0 {
+            let f = f.max(0.3);
+            max_f = max_f.max(f);
+            *b = (f64::from(*b) * f) as f32;
+            *d = (f64::from(*d) * f) as f32;
+        }
+    }
+    max_f
 }
 
 /// Bilinear sample of a slice at fractional (x, y), coordinates clamped to the slice.

@@ -8,16 +8,39 @@ use strokeseg_core::Grid;
 /// centre), rescaled so that over `head` (all voxels when `head` is empty) it runs exactly
 /// from `1 − strength/2` to `1 + strength/2`; clamped to that range elsewhere. `strength` ≤ 0
 /// or non-finite gives a field of ones (the random draws are still made).
+#[cfg(test)]
 pub(super) fn bias_field<R: Rng + ?Sized>(
     rng: &mut R,
     grid: &Grid,
     head: &Array3<bool>,
     strength: f64,
 ) -> Array3<f32> {
+    bias_field_curved(rng, grid, head, strength, DEFAULT_CURVATURE)
+}
+
+/// Weight of the quadratic terms of the bias polynomial relative to the linear ones (the
+/// presets' value).
+pub const DEFAULT_CURVATURE: f64 = 0.6;
+
+/// As `bias_field`, with the weight of the quadratic terms (`curvature`; 0: a planar
+/// gradient, the smoothest field; [`DEFAULT_CURVATURE`] for the presets; 2: strongly curved)
+/// as a parameter. Non-finite or negative `curvature` counts as 0.
+pub(super) fn bias_field_curved<R: Rng + ?Sized>(
+    rng: &mut R,
+    grid: &Grid,
+    head: &Array3<bool>,
+    strength: f64,
+    curvature: f64,
+) -> Array3<f32> {
+    let q = if curvature.is_finite() {
+        curvature.max(0.0)
+    } else {
+        0.0
+    };
     // 3 linear, 3 square and 3 cross terms; the quadratic ones weaker so the field stays smooth.
     let mut coef = [0.0f64; 9];
     for (t, c) in coef.iter_mut().enumerate() {
-        *c = (rng.random::<f64>() * 2.0 - 1.0) * if t < 3 { 1.0 } else { 0.6 };
+        *c = (rng.random::<f64>() * 2.0 - 1.0) * if t < 3 { 1.0 } else { q };
     }
     let centre = grid.centre_mm();
     let a = grid.affine;

@@ -10,13 +10,24 @@
 //! 5. skull-off sites: zeros outside the (dilated) brain mask;
 //! 6. ADC computed from the noisy integer images, in the site's units;
 //! 7. the truth brain mask (brain fraction ≥ 0.5).
+//!
+//! [`acquire_with`] takes [`AcquireOptions`] beyond the site (artefact strengths, bias-field
+//! curvature, DWI averages, a gamma on the stored DWI) for domain randomisation; their
+//! defaults give exactly [`acquire`].
 
 mod artefacts;
 mod bias;
+mod coil;
+pub use artefacts::skull_base_pileup;
+pub use coil::receive_coil_profile;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_artefacts;
+#[cfg(test)]
+mod tests_normal;
+#[cfg(test)]
+mod tests_options;
 
 use crate::site::{AdcUnitsOut, Site};
 use ndarray::{Array3, Axis};
@@ -71,6 +82,47 @@ pub struct Acquired {
     pub artefacts: Vec<Artefact>,
 }
 
+/// Acquisition settings beyond the [`Site`], drawn per study by the randomised site
+/// (`crate::site::RandomDraw`); [`AcquireOptions::default`] is what the presets use.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AcquireOptions {
+    /// Multiplier of each artefact's change to the images, in the order susceptibility,
+    /// motion, ghosting (1 = as drawn by the artefact; the result is kept ≥ 0).
+    pub artefact_strength: [f64; 3],
+    /// Weight of the quadratic terms of the bias field relative to its linear ones (0: a
+    /// planar gradient, the smoothest field; 0.6 for the presets).
+    pub bias_curvature: f64,
+    /// Number of diffusion-weighted images averaged into the trace DWI: its noise sigma is
+    /// the b0's divided by √(this) (3 for the presets: three directions).
+    pub dwi_averages: f64,
+    /// Gamma applied to the stored DWI magnitude after the ADC is computed:
+    /// `scale·(DWI/scale)^gamma`, with `scale` the site's `intensity_scale` (1 = none).
+    pub dwi_gamma: f64,
+}
+
+impl Default for AcquireOptions {
+    fn default() -> Self {
+        AcquireOptions {
+            artefact_strength: [1.0; 3],
+            bias_curvature: bias::DEFAULT_CURVATURE,
+            dwi_averages: 3.0,
+            dwi_gamma: 1.0,
+        }
+    }
+}
+
+/// Scales the change an artefact made: `after = max(0, before + k·(after − before))`.
+/// Nothing to do for `k` = 1 (or non-finite `k`).
+fn scale_change(before: &Array3<f32>, after: &mut Array3<f32>, k: f64) {
+    if k == 1.0 || !k.is_finite() {
+        return;
+    }
+    let k = k as f32;
+    for (a, &b) in after.iter_mut().zip(before.iter()) {
+        *a = (b + k * (*a - b)).max(0.0);
+    }
+}
+
 /// `v` if finite and positive, else `fallback`.
 fn positive_or(v: f64, fallback: f64) -> f64 {
     if v.is_finite() && v > 0.0 {
@@ -87,6 +139,21 @@ fn positive_or(v: f64, fallback: f64) -> f64 {
 /// # Panics
 /// When the arrays of `clean` do not all have the shape `grid.dims` (a programming error).
 pub fn acquire<R: Rng + ?Sized>(rng: &mut R, site: &Site, grid: &Grid, clean: &Clean) -> Acquired {
+    acquire_with(rng, site, grid, clean, &AcquireOptions::default())
+}
+
+/// As [`acquire`], with the extra settings `opt` (the default options give exactly
+/// [`acquire`], with the same random draws).
+///
+/// # Panics
+/// When the arrays of `clean` do not all have the shape `grid.dims` (a programming error).
+pub fn acquire_with<R: Rng + ?Sized>(
+    rng: &mut R,
+    site: &Site,
+    grid: &Grid,
+    clean: &Clean,
+    opt: &AcquireOptions,
+) -> Acquired {
     let shape = clean.s0.dim();
     assert!(
         [shape.0, shape.1, shape.2] == grid.dims
@@ -105,24 +172,44 @@ pub fn acquire<R: Rng + ?Sized>(rng: &mut R, site: &Site, grid: &Grid, clean: &C
     //    the same structure whatever the probabilities.
     let draws: [f64; 3] = [rng.random(), rng.random(), rng.random()];
     let mut applied = Vec::new();
-    if draws[0] < site.p_susceptibility
-        && artefacts::susceptibility(rng, &clean.mni, &mut s0, &mut dwi)
-    {
-        // reported only when the band met some signal (the stack may miss the skull base)
-        applied.push(Artefact::Susceptibility);
+    let k = opt.artefact_strength;
+    // The images before an artefact whose strength is scaled (none for the presets).
+    let keep_before = |n: usize, s0: &Array3<f32>, dwi: &Array3<f32>| {
+        (k[n] != 1.0 && k[n].is_finite()).then(|| (s0.clone(), dwi.clone()))
+    };
+    let rescale = |before: Option<(Array3<f32>, Array3<f32>)>,
+                   n: usize,
+                   s0: &mut Array3<f32>,
+                   dwi: &mut Array3<f32>| {
+        if let Some((b0, bd)) = before {
+            scale_change(&b0, s0, k[n]);
+            scale_change(&bd, dwi, k[n]);
+        }
+    };
+    if draws[0] < site.p_susceptibility {
+        let before = keep_before(0, &s0, &dwi);
+        if artefacts::susceptibility(rng, &clean.mni, &mut s0, &mut dwi) {
+            // reported only when the band met some signal (the stack may miss the skull base)
+            applied.push(Artefact::Susceptibility);
+        }
+        rescale(before, 0, &mut s0, &mut dwi);
     }
     if draws[1] < site.p_motion {
+        let before = keep_before(1, &s0, &dwi);
         let sp = grid.spacing_mm();
         artefacts::motion(rng, [sp[0], sp[1]], &mut dwi);
         applied.push(Artefact::Motion);
+        rescale(before, 1, &mut s0, &mut dwi);
     }
     if draws[2] < site.p_ghosting {
+        let before = keep_before(2, &s0, &dwi);
         artefacts::ghosting(rng, &mut s0, &mut dwi);
         applied.push(Artefact::Ghosting);
+        rescale(before, 2, &mut s0, &mut dwi);
     }
 
     // 2. Smooth multiplicative bias field in world coordinates, same on b0 and DWI.
-    let field = bias::bias_field(rng, grid, &head, site.bias_strength);
+    let field = bias::bias_field_curved(rng, grid, &head, site.bias_strength, opt.bias_curvature);
     s0 *= &field;
     dwi *= &field;
 
@@ -134,7 +221,8 @@ pub fn acquire<R: Rng + ?Sized>(rng: &mut R, site: &Site, grid: &Grid, clean: &C
     };
     let scale = positive_or(site.intensity_scale, 1.0) as f32;
     add_rician_and_store(rng, &mut s0, sigma, scale);
-    add_rician_and_store(rng, &mut dwi, sigma / 3f32.sqrt(), scale);
+    let averages = positive_or(opt.dwi_averages, 3.0) as f32;
+    add_rician_and_store(rng, &mut dwi, sigma / averages.sqrt(), scale);
 
     // 5. Skull-off sites: zero outside the brain mask dilated by one voxel (skull-stripped).
     let brain_mask = clean.brain.mapv(|f| f >= 0.5);
@@ -154,6 +242,14 @@ pub fn acquire<R: Rng + ?Sized>(rng: &mut R, site: &Site, grid: &Grid, clean: &C
 
     // 6. ADC as the scanner computes it from the noisy integers.
     let adc = scanner_adc(&s0, &dwi, keep.as_ref(), site, 3.0 * sigma * scale);
+
+    // Appearance only: a gamma on the stored DWI magnitude (after the ADC, which the
+    // scanner computes from the linear data).
+    let gamma = opt.dwi_gamma;
+    if gamma.is_finite() && gamma > 0.0 && gamma != 1.0 {
+        let (g, s) = (gamma as f32, scale);
+        dwi.mapv_inplace(|v| (s * (v / s).powf(g)).round().clamp(0.0, MAX_STORED));
+    }
 
     // 7. Truth brain mask.
     Acquired {

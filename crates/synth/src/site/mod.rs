@@ -5,10 +5,15 @@
 //! intensity scaling, skull on/off, ADC output units, slice-stack tilt and artefact
 //! probabilities. Builtin presets come from [`builtin_sites`]; a user site is a TOML file with
 //! every field (see `crates/synth/sites/example-site.toml`), loaded by [`find_site`].
+//! The pseudo-site `random` ([`random_site`]) draws a new acquisition and tissue appearance
+//! for every study (domain randomisation, [`RandomDraw`]).
 
 mod presets;
+mod random;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_random;
 
 use nalgebra::{Matrix4, Rotation3, Vector3};
 use serde::{Deserialize, Serialize};
@@ -16,6 +21,7 @@ use std::path::{Path, PathBuf};
 use strokeseg_core::Grid;
 
 pub use presets::builtin_sites;
+pub use random::{random_site, RandomDraw, TissueAppearance, RANDOM_SITE_NAME};
 
 /// Units of the ADC map a site writes.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -84,6 +90,11 @@ pub struct Site {
     pub p_motion: f64,
     /// Probability per study of an N/2 ghost.
     pub p_ghosting: f64,
+    /// Domain randomisation: when true the other fields are only nominal and every study
+    /// draws its own acquisition and tissue appearance ([`RandomDraw::sample`]). Optional in
+    /// TOML (default false) and not written when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub randomize: bool,
 }
 
 /// Why a site cannot be found, read or used. Messages name the file and/or the field.
@@ -139,7 +150,8 @@ impl SiteError {
     }
 }
 
-/// A builtin site by name (case-insensitive), else a TOML file at that path.
+/// A builtin site by name (case-insensitive), the pseudo-site `random` ([`random_site`]),
+/// else a TOML file at that path.
 ///
 /// # Errors
 /// [`SiteError::Unknown`] (listing the builtin names) when it is neither; [`SiteError::File`]
@@ -152,6 +164,9 @@ pub fn find_site(name_or_path: &str) -> Result<Site, SiteError> {
     {
         return Ok(s.clone());
     }
+    if name_or_path.trim().eq_ignore_ascii_case(RANDOM_SITE_NAME) {
+        return Ok(random_site());
+    }
     let path = Path::new(name_or_path);
     let looks_like_path =
         name_or_path.ends_with(".toml") || name_or_path.contains(std::path::MAIN_SEPARATOR);
@@ -163,6 +178,7 @@ pub fn find_site(name_or_path: &str) -> Result<Site, SiteError> {
         known: sites
             .iter()
             .map(|s| s.name.as_str())
+            .chain([RANDOM_SITE_NAME])
             .collect::<Vec<_>>()
             .join(", "),
     })

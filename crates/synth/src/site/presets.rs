@@ -40,6 +40,7 @@ fn preset(
         p_susceptibility,
         p_motion,
         p_ghosting,
+        randomize: false,
     }
 }
 
