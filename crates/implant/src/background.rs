@@ -241,9 +241,11 @@ pub fn parse_kind(s: &str) -> Result<Option<BackgroundKind>, String> {
         "labelled" | "labeled" => BackgroundKind::Labelled,
         "peer" | "peer_excluded" => BackgroundKind::PeerExcluded,
         "unknown" => BackgroundKind::Unknown,
-        other => return Err(format!(
+        other => {
+            return Err(format!(
             "unknown background kind `{other}` (choose auto, healthy, labelled, peer or unknown)"
-        )),
+        ))
+        }
     }))
 }
 

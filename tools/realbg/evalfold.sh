@@ -1,0 +1,47 @@
+#!/bin/bash
+# Evaluates one fold model: packs runs/fold-X into a model folder, calibrates it on data that
+# holds real negatives of its own training backgrounds, then scores the fold's held-out real
+# studies (the originals) and the implants into them.
+# Usage: bash tools/realbg/evalfold.sh A   (ADS peer CSVs: $R/ads-peer/ads1.csv, ads2.csv with id,site,dwi,b0,adc,mask)
+set -u
+fold=$1
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+B=${STROKESEG:-$ROOT/target/release/strokeseg}
+D=${DATA:-$ROOT/data}
+R=${RUNS:-$ROOT/runs}
+ALL_BG="isles1 isles2 isles3 philipsdwi achieva canon trio prisma ads1 ads2 aisd"
+declare -A TEST=(
+  [A]="isles1 philipsdwi trio ads1"
+  [B]="isles2 achieva prisma ads2"
+  [C]="isles3 canon aisd"
+  [all]=""
+)
+run=$R/fold-$fold; m=$R/model-$fold
+rm -rf $m; mkdir -p $m
+cp $run/plan.json $run/train_log.csv $run/state.json $run/train_config.json $m/
+cp $run/checkpoints/best/* $m/; rm -f $m/optimizer.bpk
+# Originals (index 000) of the training backgrounds, as a dataset folder of symlinks.
+mk_orig() { # dir bg...
+  local d=$1; shift; rm -rf $d; mkdir -p $d/derivatives
+  for bg in "$@"; do
+    ln -s $D/implant/$bg/sub-${bg}000 $d/sub-${bg}000
+    ln -s $D/implant/$bg/derivatives/sub-${bg}000 $d/derivatives/sub-${bg}000
+  done
+}
+train_bg=(); test_bg=(${TEST[$fold]})
+for bg in $ALL_BG; do case " ${TEST[$fold]} " in *" $bg "*) ;; *) train_bg+=($bg);; esac; done
+mk_orig $R/calib-orig-$fold "${train_bg[@]}"
+cal=(--data $R/calib-orig-$fold)
+for bg in "${train_bg[@]}"; do cal+=(--data $D/implant-val/$bg); done
+for s in a b c d e; do cal+=(--data $D/synth-val/site-$s); done
+$B -q calibrate --model $m "${cal[@]}"
+cat $m/operating_points.json | tr -d '\n' | head -c 600; echo
+if [ ${#test_bg[@]} -gt 0 ]; then
+  mk_orig $R/test-orig-$fold "${test_bg[@]}"
+  $B -q validate --model $m --data $R/test-orig-$fold --out $m/eval-real-heldout
+  imp=(); for bg in "${test_bg[@]}"; do imp+=(--data $D/implant/$bg); done
+  [ -z "${SKIP_IMPLANT:-}" ] && $B -q validate --model $m "${imp[@]}" --max 8 --out $m/eval-implant-heldout
+fi
+case $fold in A) ads=ads1;; B) ads=ads2;; *) ads="";; esac
+[ -n "$ads" ] && $B -q validate --model $m --data $R/ads-peer/$ads.csv --out $m/eval-ads-peer
+echo "fold $fold evaluated $(date -u +%H:%M:%S)"
