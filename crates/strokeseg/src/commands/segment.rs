@@ -272,17 +272,27 @@ pub fn write_outputs_with_dicom(
 }
 
 /// Runs `segment`.
-/// Refuses an output folder that cannot be written, before any work: an existing file, or a
-/// folder that cannot be created or written into.
+/// Refuses an output folder that cannot be written, before any work and without creating
+/// anything: an existing file, or a folder (or its nearest existing parent) that cannot be
+/// written into.
 fn check_out_dir(flag: &str, out: &std::path::Path) -> Result<(), InputError> {
     let bad = |why: String| InputError::Usage(format!("{flag} {}: {why}", out.display()));
     if out.exists() && !out.is_dir() {
         return Err(bad("exists and is not a folder".into()));
     }
-    std::fs::create_dir_all(out).map_err(|e| bad(format!("cannot create the folder ({e})")))?;
-    tempfile::NamedTempFile::new_in(out)
+    let mut probe = out.to_path_buf();
+    while !probe.exists() {
+        match probe.parent() {
+            Some(p) if !p.as_os_str().is_empty() => probe = p.to_path_buf(),
+            _ => probe = std::path::PathBuf::from("."),
+        }
+    }
+    if !probe.is_dir() {
+        return Err(bad(format!("{} is not a folder", probe.display())));
+    }
+    tempfile::NamedTempFile::new_in(&probe)
         .map(drop)
-        .map_err(|e| bad(format!("cannot write into the folder ({e})")))
+        .map_err(|e| bad(format!("cannot write into {} ({e})", probe.display())))
 }
 
 pub fn run(a: &SegmentArgs) -> anyhow::Result<Status> {
