@@ -146,6 +146,9 @@ pub fn skull_base_pileup<R: Rng + ?Sized>(rng: &mut R, field_t: f64, clean: &mut
         .collect();
     let mut max_f = 1.0f64;
     for (p, (b, d)) in mni.iter().zip(s0.iter_mut().zip(dwi.iter_mut())) {
+        if *b == 0.0 && *d == 0.0 {
+            continue; // air
+        }
         let p = [f64::from(p[0]), f64::from(p[1]), f64::from(p[2])];
         let mut f = 1.0;
         for &Zone { c, r, r_mean, a, w } in &zones {

@@ -44,9 +44,17 @@ pub fn receive_coil_profile<R: Rng + ?Sized>(rng: &mut R, clean: &mut Clean) -> 
     let profile: Vec<f64> = clean
         .mni
         .iter()
-        .map(|p| {
+        .zip(
+            clean
+                .s0
+                .iter()
+                .zip(clean.dwi.iter())
+                .zip(clean.brain.iter()),
+        )
+        .map(|(p, ((&b, &d), &brain))| {
             let p = [f64::from(p[0]), f64::from(p[1]), f64::from(p[2])];
-            if p.iter().any(|v| !v.is_finite()) {
+            // air stays zero whatever the factor: skip it (most of the field of view)
+            if p.iter().any(|v| !v.is_finite()) || (b == 0.0 && d == 0.0 && brain < 0.5) {
                 return 0.0;
             }
             elements

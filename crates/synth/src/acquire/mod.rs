@@ -2,6 +2,11 @@
 //! writes (b0, trace DWI and ADC as stored integers/floats), with site-specific artefacts,
 //! bias field, Rician noise, scaling, optional skull stripping and the scanner's own ADC.
 //!
+//! Before [`acquire`], the dataset applies to every study (with a random stream of its own)
+//! what every real EPI DWI shows in normal tissue: the receive profile of a multi-channel
+//! head coil ([`receive_coil_profile`]) and the skull-base signal pile-up near the sinuses,
+//! petrous bone and mastoids ([`skull_base_pileup`]), both on b0 and DWI alike.
+//!
 //! The steps, in order (see [`acquire`]):
 //! 1. image-domain artefacts drawn with the site's probabilities ([`Artefact`]);
 //! 2. a smooth multiplicative bias field, the same on b0 and DWI;
