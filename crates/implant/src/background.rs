@@ -267,40 +267,10 @@ pub fn default_id(path: &Path) -> String {
     }
 }
 
-/// The truth mask of a study folder, as the ISLES'22/BIDS layout keeps it:
-/// `*_msk.nii.gz` inside the folder or under `<parent>/derivatives/<folder name>/`.
+/// The truth mask of a study folder (`strokeseg_io::study::find_truth_mask`).
 #[must_use]
 pub fn find_truth(path: &Path) -> Option<PathBuf> {
-    let name = path.file_name()?;
-    let mut roots = vec![];
-    if let Some(parent) = path.parent() {
-        roots.push(parent.join("derivatives").join(name));
-    }
-    if path.is_dir() {
-        roots.push(path.to_path_buf());
-    }
-    for root in roots.into_iter().filter(|r| r.is_dir()) {
-        let mut stack = vec![root];
-        while let Some(d) = stack.pop() {
-            let Ok(rd) = std::fs::read_dir(&d) else {
-                continue;
-            };
-            let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-            entries.sort();
-            for p in entries {
-                let n = p
-                    .file_name()
-                    .map(|n| n.to_string_lossy().to_ascii_lowercase())
-                    .unwrap_or_default();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if n.ends_with("_msk.nii.gz") || n.ends_with("_msk.nii") {
-                    return Some(p);
-                }
-            }
-        }
-    }
-    None
+    strokeseg_io::study::find_truth_mask(path)
 }
 
 impl BackgroundSpec {

@@ -54,7 +54,7 @@ pub fn discover_studies(root: &Path) -> Result<Vec<StudyRef>, InputError> {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
             StudyRef {
-                mask: find_mask(root, &d, &id),
+                mask: strokeseg_io::study::find_truth_mask(&d),
                 id,
                 site: site.clone(),
                 spec: StudySpec {
@@ -206,36 +206,6 @@ pub struct Case {
     pub has_lesion: bool,
 }
 
-fn find_mask(root: &Path, study_dir: &Path, id: &str) -> Option<PathBuf> {
-    let mut cands = vec![root.join("derivatives").join(id), study_dir.to_path_buf()];
-    cands.retain(|c| c.is_dir());
-    for c in cands {
-        let mut stack = vec![c];
-        while let Some(d) = stack.pop() {
-            let Ok(rd) = std::fs::read_dir(&d) else {
-                continue;
-            };
-            let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-            entries.sort();
-            for p in entries {
-                let n = p
-                    .file_name()
-                    .map(|n| n.to_string_lossy().to_ascii_lowercase())
-                    .unwrap_or_default();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if n.ends_with("_msk.nii.gz")
-                    || n.ends_with("_msk.nii")
-                    || n.ends_with("_lesion.nii.gz")
-                {
-                    return Some(p);
-                }
-            }
-        }
-    }
-    None
-}
-
 /// Labelled studies in `root`: a CSV manifest (columns `dwi`, `mask`, optional `adc`, `b0`,
 /// `site`, `id`; paths relative to the CSV), or a folder with `sub-*` studies whose masks are
 /// `*_msk.nii.gz` under `derivatives/sub-*/` or beside the images.
@@ -256,7 +226,7 @@ pub fn discover(root: &Path) -> Result<Vec<CaseRef>, InputError> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let Some(mask) = find_mask(root, &d, &id) else {
+        let Some(mask) = strokeseg_io::study::find_truth_mask(&d) else {
             tracing::warn!("{}: no *_msk.nii.gz found; skipped", d.display());
             continue;
         };

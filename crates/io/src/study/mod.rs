@@ -5,7 +5,7 @@ mod adc;
 mod discover;
 
 pub use adc::{compute_adc, rough_brain_median, AdcUnits};
-pub use discover::{is_nifti_name, nifti_files, pick, role_from_name, Role};
+pub use discover::{find_truth_mask, is_nifti_name, nifti_files, pick, role_from_name, Role};
 
 use crate::dicom::{self, DicomProvenance, DicomScan, DicomSeries};
 use crate::error::InputError;

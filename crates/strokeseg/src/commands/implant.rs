@@ -12,7 +12,6 @@ use strokeseg_io::StudySpec;
 use strokeseg_register::RegTemplate;
 use strokeseg_synth::dataset::SynthError;
 use strokeseg_synth::lesions::SMALL_LESION_ML;
-use strokeseg_synth::{Template, TemplateError};
 
 fn specs(a: &SynthArgs) -> Result<Vec<BackgroundSpec>, String> {
     if let Some(list) = &a.implant_list {
@@ -58,14 +57,8 @@ pub fn run(a: &SynthArgs, out: &Path) -> anyhow::Result<Status> {
         eprintln!("error: {}", SynthError::Exists(out.to_path_buf()));
         return Ok(Status::BadInput);
     }
-    let dir = a.template.clone().unwrap_or_else(Template::default_dir);
-    let template = match Template::load(&dir) {
-        Ok(t) => t,
-        Err(e @ TemplateError::Missing(_)) => {
-            eprintln!("error: {e}");
-            return Ok(Status::BadInput);
-        }
-        Err(e) => return Err(e.into()),
+    let Some(template) = super::synth::load_template(a)? else {
+        return Ok(Status::BadInput);
     };
     let reg_tpl = RegTemplate::dwi_like(&template);
     let cfg = ImplantConfig::default();

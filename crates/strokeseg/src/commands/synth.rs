@@ -8,6 +8,20 @@ use strokeseg_synth::manifest::write_dataset;
 use strokeseg_synth::site::{builtin_sites, find_site, random_site};
 use strokeseg_synth::{Template, TemplateError};
 
+/// The template of `--template` (or the default folder); `None` after printing the message
+/// when it is not installed (a user error, exit 2).
+pub(super) fn load_template(a: &SynthArgs) -> anyhow::Result<Option<Template>> {
+    let dir = a.template.clone().unwrap_or_else(Template::default_dir);
+    match Template::load(&dir) {
+        Ok(t) => Ok(Some(t)),
+        Err(e @ TemplateError::Missing(_)) => {
+            eprintln!("error: {e}");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Runs `synth`. User mistakes (unknown site, existing dataset, missing template) print one
 /// clear message and give exit code 2.
 pub fn run(a: &SynthArgs) -> anyhow::Result<Status> {
@@ -60,14 +74,8 @@ pub fn run(a: &SynthArgs) -> anyhow::Result<Status> {
             return Ok(Status::BadInput);
         }
     };
-    let dir = a.template.clone().unwrap_or_else(Template::default_dir);
-    let template = match Template::load(&dir) {
-        Ok(t) => t,
-        Err(e @ TemplateError::Missing(_)) => {
-            eprintln!("error: {e}");
-            return Ok(Status::BadInput);
-        }
-        Err(e) => return Err(e.into()),
+    let Some(template) = load_template(a)? else {
+        return Ok(Status::BadInput);
     };
     let bar = ProgressBar::new(a.n as u64);
     bar.set_style(
