@@ -195,6 +195,18 @@ pub fn read_nifti(path: &Path) -> Result<NiftiImage, InputError> {
             format!("data type {datatype:?} is not a scalar image"),
         ));
     }
+    // The nifti crate sizes the voxel buffer from bitpix but reads it by datatype, and panics
+    // when the two disagree (issue 16 item 3): refuse such a header here, naming the file.
+    let bits = datatype.size_of() * 8;
+    if usize::try_from(header.bitpix).ok() != Some(bits) {
+        return Err(nifti_err(
+            path,
+            format!(
+                "inconsistent header: bitpix = {} but datatype {datatype:?} has {bits} bits per voxel",
+                header.bitpix
+            ),
+        ));
+    }
     // Skip the extension flag and extensions up to vox_offset.
     let skip = (header.vox_offset as u64).saturating_sub(348);
     std::io::copy(&mut (&mut r).take(skip), &mut std::io::sink())

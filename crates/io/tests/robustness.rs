@@ -63,3 +63,88 @@ fn damaged_dicom_never_panics() {
         let _ = scan_dir(d.path());
     }
 }
+
+/// Issue 16 item 3: a float32 NIfTI whose header says bitpix = 8 panicked inside the `nifti`
+/// crate ("Inconsistent raw data size") with no file named.
+#[test]
+fn nifti_bitpix_inconsistent_with_datatype_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("f32_bitpix8.nii");
+    write_volume(&p, &small(), "").unwrap();
+    let mut b = std::fs::read(&p).unwrap();
+    assert_eq!(i16::from_le_bytes([b[70], b[71]]), 16, "written as float32");
+    b[72..74].copy_from_slice(&8i16.to_le_bytes());
+    std::fs::write(&p, &b).unwrap();
+    let e = read_nifti(&p)
+        .expect_err("inconsistent header must fail")
+        .to_string();
+    assert!(
+        e.contains("f32_bitpix8.nii") && e.contains("bitpix = 8"),
+        "{e}"
+    );
+}
+
+/// Writes one slice of a small MR series and returns its bytes with `insert` spliced in just
+/// before the PixelData element.
+fn slice_with_inserted(dir: &std::path::Path, insert: &[u8]) -> std::path::PathBuf {
+    let files = write_mr_series(dir, &small(), &SeriesWriteOptions::from_seed(3)).unwrap();
+    let p = files[1].clone();
+    let b = std::fs::read(&p).unwrap();
+    let at = b
+        .windows(4)
+        .rposition(|w| w == [0xE0, 0x7F, 0x10, 0x00])
+        .expect("PixelData tag");
+    let mut out = b[..at].to_vec();
+    out.extend_from_slice(insert);
+    out.extend_from_slice(&b[at..]);
+    std::fs::write(&p, out).unwrap();
+    p
+}
+
+/// `n` nested undefined-length sequences (explicit VR little endian), each in one item.
+fn nested_sequences(n: usize) -> Vec<u8> {
+    let mut v = Vec::new();
+    for _ in 0..n {
+        v.extend_from_slice(&[
+            0x40, 0x00, 0x30, 0xA7, b'S', b'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+        ]);
+        v.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+    }
+    for _ in 0..n {
+        v.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
+        v.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+    }
+    v
+}
+
+/// Issue 16 item 1: 2,000 nested undefined-length sequences before PixelData overflowed the
+/// stack of the reading thread (abort, exit 134). Now refused with a sentence, file named;
+/// ordinary nesting still reads.
+#[test]
+fn deeply_nested_sequences_are_refused_not_a_stack_overflow() {
+    let d = tempfile::tempdir().unwrap();
+    let p = slice_with_inserted(d.path(), &nested_sequences(2000));
+    let e = scan_dir(d.path()).expect_err("refused").to_string();
+    assert!(
+        e.contains(&p.display().to_string()) && e.contains("nested deeper than"),
+        "{e}"
+    );
+    let ok = tempfile::tempdir().unwrap();
+    slice_with_inserted(ok.path(), &nested_sequences(4));
+    scan_dir(ok.path()).expect("four levels of nesting read as usual");
+}
+
+/// Issue 16 item 2: an element declaring 0xFFFFFFF0 bytes in a small file made the parser
+/// allocate 4 GB before failing. Now refused before any allocation, naming the element.
+#[test]
+fn declared_length_past_the_end_is_refused_before_allocation() {
+    let d = tempfile::tempdir().unwrap();
+    let mut el = vec![0x08, 0x00, 0x01, 0x00, b'O', b'B', 0, 0];
+    el.extend_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    let p = slice_with_inserted(d.path(), &el);
+    let e = scan_dir(d.path()).expect_err("refused").to_string();
+    assert!(
+        e.contains(&p.display().to_string()) && e.contains("declares 4294967280 bytes"),
+        "{e}"
+    );
+}

@@ -28,6 +28,9 @@ pub struct Config {
     pub workers: usize,
     /// Largest accepted HTTP upload (one DICOM instance), in MiB.
     pub max_upload_mib: usize,
+    /// Deepest nesting of DICOM sequences and items accepted in a received instance; deeper
+    /// instances are refused before parsing (a crafted one would exhaust the stack).
+    pub max_dicom_depth: u32,
     /// Where results go, if anywhere.
     pub forward: Forward,
 }
@@ -78,6 +81,7 @@ impl Default for Config {
             quiet_period_s: 10.0,
             workers: 1,
             max_upload_mib: 512,
+            max_dicom_depth: strokeseg_io::dicom::DicomLimits::default().max_depth,
             forward: Forward::default(),
         }
     }
@@ -112,8 +116,17 @@ impl Config {
             !self.ae_title.is_empty() && self.ae_title.len() <= 16,
             "ae_title must be 1 to 16 characters"
         );
+        anyhow::ensure!(
+            (4..=256).contains(&self.max_dicom_depth),
+            "max_dicom_depth must be 4 to 256"
+        );
         if let Some(t) = &self.token {
-            anyhow::ensure!(t.len() >= 8, "token must be at least 8 characters");
+            anyhow::ensure!(
+                t.chars().filter(|c| !c.is_whitespace()).count() >= 8
+                    && !t.starts_with(char::is_whitespace)
+                    && !t.ends_with(char::is_whitespace),
+                "token must be at least 8 characters that are not spaces, with none at either end"
+            );
         }
         Ok(())
     }
@@ -124,6 +137,14 @@ impl Config {
     /// Serialisation errors (not expected).
     pub fn to_toml(&self) -> anyhow::Result<String> {
         Ok(toml::to_string_pretty(self)?)
+    }
+
+    /// The DICOM structure limits for received instances.
+    #[must_use]
+    pub fn dicom_limits(&self) -> strokeseg_io::dicom::DicomLimits {
+        strokeseg_io::dicom::DicomLimits {
+            max_depth: self.max_dicom_depth,
+        }
     }
 
     /// The token file path.
@@ -155,5 +176,27 @@ mod tests {
             ..Config::default()
         };
         assert!(bad.validate().is_err());
+    }
+
+    /// Issue 16 item 16: a token of 8 spaces passed validation.
+    #[test]
+    fn blank_or_padded_tokens_and_absurd_depths_are_refused() {
+        for t in ["        ", "  abc   def  ", " abcdefgh", "abcdefgh "] {
+            let c = Config {
+                token: Some(t.into()),
+                ..Config::default()
+            };
+            assert!(c.validate().is_err(), "{t:?} accepted");
+        }
+        let ok = Config {
+            token: Some("abcdefgh".into()),
+            ..Config::default()
+        };
+        assert!(ok.validate().is_ok());
+        let deep = Config {
+            max_dicom_depth: 100_000,
+            ..Config::default()
+        };
+        assert!(deep.validate().is_err());
     }
 }

@@ -111,7 +111,7 @@ async fn file(State(s): St, Path((id, name)): Path<(i64, String)>) -> Response {
 
 async fn upload(State(s): St, body: Bytes) -> Response {
     let r = tokio::task::spawn_blocking(move || {
-        let c = ingest::from_file_bytes(&body)?;
+        let c = ingest::from_file_bytes(&body, &s.cfg.dicom_limits())?;
         let ids = c.ids.clone();
         let kind = c.kind.clone();
         let job = s.accept(c, "http")?;

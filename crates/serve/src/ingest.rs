@@ -9,6 +9,7 @@ use dicom_core::Tag;
 use dicom_dictionary_std::tags;
 use dicom_object::{DefaultDicomObject, FileMetaTableBuilder, InMemDicomObject};
 use std::path::{Path, PathBuf};
+use strokeseg_io::dicom::DicomLimits;
 
 /// Why an instance was refused. The listener answers with a failure status, HTTP with 400.
 #[derive(Debug, thiserror::Error)]
@@ -177,12 +178,13 @@ fn check(obj: DefaultDicomObject) -> Result<Checked, Rejected> {
 ///
 /// # Errors
 /// [`Rejected`] when it cannot be read or lacks valid identifiers.
-pub fn from_dataset(bytes: &[u8], ts: &str) -> Result<Checked, Rejected> {
+pub fn from_dataset(bytes: &[u8], ts: &str, limits: &DicomLimits) -> Result<Checked, Rejected> {
     use dicom_transfer_syntax_registry::{TransferSyntaxIndex, TransferSyntaxRegistry};
     let ts = ts.trim_end_matches('\0');
     let syntax = TransferSyntaxRegistry
         .get(ts)
         .ok_or_else(|| Rejected::Unreadable(format!("unknown transfer syntax {ts}")))?;
+    strokeseg_io::dicom::guard::check_dataset(bytes, ts, limits).map_err(Rejected::Unreadable)?;
     let obj = InMemDicomObject::read_dataset_with_ts(bytes, syntax)
         .map_err(|e| Rejected::Unreadable(e.to_string()))?;
     let class = text(&obj, tags::SOP_CLASS_UID).ok_or(Rejected::Missing("SOPClassUID"))?;
@@ -200,7 +202,9 @@ pub fn from_dataset(bytes: &[u8], ts: &str) -> Result<Checked, Rejected> {
 ///
 /// # Errors
 /// [`Rejected`] when it cannot be read or lacks valid identifiers.
-pub fn from_file_bytes(bytes: &[u8]) -> Result<Checked, Rejected> {
+pub fn from_file_bytes(bytes: &[u8], limits: &DicomLimits) -> Result<Checked, Rejected> {
+    strokeseg_io::dicom::guard::check_part10(std::io::Cursor::new(bytes), limits)
+        .map_err(Rejected::Unreadable)?;
     let obj = dicom_object::OpenFileOptions::new()
         .from_reader(bytes)
         .map_err(|e| Rejected::Unreadable(e.to_string()))?;

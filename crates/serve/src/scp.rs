@@ -157,7 +157,9 @@ fn handle_pdv(
                 .unwrap_or_default();
             let data = std::mem::take(&mut p.data);
             let (status, comment) =
-                match ingest::from_dataset(&data, &ts).and_then(|c| shared.accept(c, "dicom")) {
+                match ingest::from_dataset(&data, &ts, &shared.cfg.dicom_limits())
+                    .and_then(|c| shared.accept(c, "dicom"))
+                {
                     Ok(_) => (dimse::SUCCESS, None),
                     Err(e) => {
                         tracing::warn!(

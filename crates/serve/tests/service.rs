@@ -455,3 +455,92 @@ fn kill9_mid_job_then_restart_completes_every_job() {
         assert_eq!(job_of(&j, uid)["attempts"], 2);
     }
 }
+
+/// `n` nested undefined-length sequences (explicit VR little endian), each in one item.
+fn nested_sequences(n: usize) -> Vec<u8> {
+    let mut v = Vec::new();
+    for _ in 0..n {
+        v.extend_from_slice(&[
+            0x40, 0x00, 0x30, 0xA7, b'S', b'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+        ]);
+        v.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+    }
+    for _ in 0..n {
+        v.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
+        v.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+    }
+    v
+}
+
+/// `bytes` with `insert` spliced in just before the PixelData element.
+fn before_pixels(bytes: &[u8], insert: &[u8]) -> Vec<u8> {
+    let at = bytes
+        .windows(4)
+        .rposition(|w| w == [0xE0, 0x7F, 0x10, 0x00])
+        .expect("PixelData tag");
+    [&bytes[..at], insert, &bytes[at..]].concat()
+}
+
+/// Issue 16 items 1 and 2: one unauthenticated C-STORE with 2,000 nested sequences aborted
+/// the whole service (stack overflow), and an element declaring 0xFFFFFFF0 bytes made it
+/// allocate 4 GB. Both kinds, by C-STORE and by HTTP upload, are refused with a reason, and the
+/// service goes on to process a normal study.
+#[test]
+fn hostile_instances_are_refused_and_the_service_lives_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = Arc::new(FakeProcessor::new(Duration::ZERO));
+    let data = tmp.path().join("data");
+    let (svc, http, dicom) = start(&data, 0.5, Arc::clone(&p));
+    let src = dwi_series(&tmp.path().join("src"), 31, 1);
+    let obj = dicom_object::open_file(&src[0]).unwrap();
+    let mut ds = Vec::new();
+    let ts = dicom_transfer_syntax_registry::entries::EXPLICIT_VR_LITTLE_ENDIAN.erased();
+    InMemDicomObject::write_dataset_with_ts(&obj, &mut ds, &ts).unwrap();
+    let mut huge = vec![0x08, 0x00, 0x01, 0x00, b'O', b'B', 0, 0];
+    huge.extend_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    let hostile = [
+        (before_pixels(&ds, &nested_sequences(2000)), "nested deeper"),
+        // (the DIMSE error comment is an LO: 64 characters at most)
+        (before_pixels(&ds, &huge), "declares 4294"),
+    ];
+    let class = "1.2.840.10008.5.1.4.1.1.4".to_string();
+    let mut scu = Scu::connect(
+        &dicom,
+        "TESTSCU",
+        "STROKESEG",
+        &[(class.clone(), vec!["1.2.840.10008.1.2.1".into()])],
+    )
+    .unwrap();
+    for (i, (bytes, why)) in hostile.iter().enumerate() {
+        let st = scu
+            .store_raw(&class, &format!("1.2.3.{}", 10 + i), bytes)
+            .unwrap();
+        assert_ne!(st.status, 0, "hostile data set accepted");
+        assert!(
+            st.comment.clone().unwrap_or_default().contains(why),
+            "{st:?}"
+        );
+    }
+    scu.release().unwrap();
+    let file = std::fs::read(&src[0]).unwrap();
+    for (bytes, why) in [
+        (
+            before_pixels(&file, &nested_sequences(2000)),
+            "nested deeper than",
+        ),
+        (before_pixels(&file, &huge), "declares 4294967280 bytes"),
+    ] {
+        let (s, body) = post(&format!("{http}/instances"), Some(TOKEN), &bytes);
+        assert_eq!(s, 400, "{body}");
+        assert!(body.contains(why), "{body}");
+    }
+    let good = dwi_series(&tmp.path().join("good"), 32, 2);
+    let st = store_files(&dicom, "TESTSCU", "STROKESEG", &good).unwrap();
+    assert!(st.iter().all(|(_, s)| s.status == 0));
+    let j = wait_for(&http, TOKEN, Duration::from_secs(30), |j| {
+        j.len() == 1 && all_finished(j)
+    });
+    assert_eq!(j.len(), 1, "{j:#?}");
+    assert_eq!(j[0]["status"], "done");
+    svc.stop();
+}

@@ -10,6 +10,7 @@ mod commands;
 mod device;
 mod engine;
 mod pipeline;
+mod quality;
 
 use clap::Parser;
 use std::process::ExitCode;

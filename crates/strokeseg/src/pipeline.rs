@@ -12,6 +12,8 @@ use strokeseg_preproc::{dilate_mm, prepare};
 use strokeseg_train::training::predict_volume;
 use strokeseg_train::Plan;
 
+use crate::quality::{self, Refused};
+
 /// File of a model folder holding its calibrated operating points.
 pub const OPERATING_POINTS_FILE: &str = "operating_points.json";
 
@@ -124,10 +126,20 @@ impl Segmenter {
     }
 
     /// Segments a loaded study.
-    #[must_use]
-    pub fn run(&self, study: &Study, lesion_cfg: &LesionConfig, load_s: f64) -> Segmentation {
+    ///
+    /// # Errors
+    /// [`Refused`] when the study fails the quality gate (`crate::quality`): too few
+    /// voxels, too small a field of view, or no plausible brain.
+    pub fn run(
+        &self,
+        study: &Study,
+        lesion_cfg: &LesionConfig,
+        load_s: f64,
+    ) -> Result<Segmentation, Refused> {
+        quality::check_grid(study).map_err(Refused)?;
         let t = Instant::now();
         let p = prepare(study, &self.plan.prep, self.plan.grid_multiple());
+        quality::check_brain(p.native_brain.volume_ml()).map_err(Refused)?;
         let preprocess = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let prob_dhw = match &self.fast {
@@ -167,7 +179,7 @@ impl Segmenter {
         if p.has_adc {
             inputs_used.push("adc");
         }
-        Segmentation {
+        Ok(Segmentation {
             prob,
             mask,
             lesions,
@@ -182,6 +194,6 @@ impl Segmenter {
                 write: 0.0,
             },
             location,
-        }
+        })
     }
 }

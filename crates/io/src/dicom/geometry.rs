@@ -64,6 +64,11 @@ pub(crate) fn assemble_series(
         warnings.push(msg);
         Ok(None)
     };
+    // Issue 16 item 16: a CT series was processed as a DWI (serve already ignores non-MR).
+    // SEG stays readable: it is how a segmentation object is checked against its mask.
+    if !matches!(first.modality.as_str(), "" | "MR" | "SEG") {
+        return skip(&format!("Modality {} is not MR", first.modality));
+    }
     if first.image_type.iter().any(|t| t == "LOCALIZER") {
         return skip("localizer");
     }
@@ -225,6 +230,17 @@ fn build_volume(ctx: &Ctx, b: Option<f64>, frames: Vec<Frame>) -> Result<BVolume
     let (Some(o), Some(ps)) = (f0.orientation, f0.pixel_spacing) else {
         return Err(ctx.err(format!("{bl}: images without geometry")));
     };
+    // Issue 16 item 7: a negative or zero PixelSpacing flips or collapses the grid silently.
+    if let Some(f) = frames.iter().find(|f| {
+        f.pixel_spacing
+            .is_some_and(|p| !(p[0].is_finite() && p[1].is_finite() && p[0] > 0.0 && p[1] > 0.0))
+    }) {
+        return Err(ctx.err(format!(
+            "{bl}: {}: PixelSpacing {:?} must be two positive numbers",
+            f.path.display(),
+            f.pixel_spacing.unwrap_or_default()
+        )));
+    }
     let (rows, cols) = (f0.rows, f0.cols);
     let (thickness, between) = (f0.slice_thickness, f0.spacing_between_slices);
     let single_slice_spacing = f0

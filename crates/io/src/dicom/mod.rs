@@ -9,6 +9,7 @@
 mod attrs;
 mod csa;
 mod geometry;
+pub mod guard;
 mod mosaic;
 pub mod provenance;
 mod read;
@@ -23,7 +24,9 @@ mod tests_real;
 mod write;
 
 pub use attrs::{b_value, B0_THRESHOLD};
+pub use guard::DicomLimits;
 pub use provenance::{DicomProvenance, DicomSlices, SourceImage, SourceSlice};
+pub(crate) use read::has_dicm_marker;
 pub use write::{
     ds, new_uid, uid_from, write_enhanced_mr, write_mr_series, write_siemens_mosaic,
     MosaicWriteOptions, SeriesWriteOptions,

@@ -38,6 +38,8 @@ pub(crate) struct Frame {
     pub series_uid: String,
     pub series_number: Option<i64>,
     pub description: String,
+    /// Modality (0008,0060), empty when absent.
+    pub modality: String,
     pub image_type: Vec<String>,
     pub instance_number: Option<i64>,
     pub rows: usize,
@@ -83,7 +85,7 @@ pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// Whether the file has the 128-byte preamble followed by `DICM`.
-fn has_dicm_marker(path: &Path) -> Result<bool, InputError> {
+pub(crate) fn has_dicm_marker(path: &Path) -> Result<bool, InputError> {
     let mut f = std::fs::File::open(path).map_err(|e| InputError::io(path, e))?;
     let mut head = [0u8; 132];
     let mut n = 0;
@@ -102,10 +104,38 @@ fn has_dicm_marker(path: &Path) -> Result<bool, InputError> {
 /// preamble that cannot be parsed or decoded is an error naming it.
 pub(crate) fn read_file(path: &Path) -> Result<FileOutcome, InputError> {
     if !has_dicm_marker(path)? {
+        // Issue 16 item 8: an empty or damaged first/last slice was dropped with a warning
+        // only, and the study read with one slice fewer. A file that is empty, or named as a
+        // DICOM image, is damage, not a stray file.
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        if !name.starts_with('.') {
+            let empty = std::fs::metadata(path).is_ok_and(|m| m.len() == 0);
+            if empty {
+                return Err(InputError::dicom(
+                    path,
+                    "empty file (0 bytes) among the DICOM files: an interrupted copy? Remove it or copy the series again",
+                ));
+            }
+            if name.ends_with(".dcm") || name.ends_with(".ima") {
+                return Err(InputError::dicom(
+                    path,
+                    "named as a DICOM image but has no DICM marker (damaged or not DICOM)",
+                ));
+            }
+        }
         return Ok(FileOutcome::Skipped(
             "not a DICOM file (no DICM marker)".into(),
         ));
     }
+    let file = std::fs::File::open(path).map_err(|e| InputError::io(path, e))?;
+    super::guard::check_part10(
+        std::io::BufReader::new(file),
+        &super::DicomLimits::default(),
+    )
+    .map_err(|m| InputError::dicom(path, format!("refused before parsing: {m}")))?;
     let obj = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Always)
         .open_file(path)
@@ -182,6 +212,7 @@ fn frames_of(path: &Path, file: &DefaultDicomObject) -> Result<FileOutcome, Inpu
         series_uid: text(obj, tags::SERIES_INSTANCE_UID).unwrap_or_default(),
         series_number: int(obj, tags::SERIES_NUMBER),
         description: text(obj, tags::SERIES_DESCRIPTION).unwrap_or_default(),
+        modality: text(obj, tags::MODALITY).unwrap_or_default(),
         image_type,
         instance_number: int(obj, tags::INSTANCE_NUMBER),
         rows,

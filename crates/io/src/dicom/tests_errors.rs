@@ -261,3 +261,54 @@ fn pixel_sample_formats() {
     );
     assert!(read::samples(p, &[0, 0], 12, 12, false).is_err());
 }
+
+/// Issue 16 item 7: a negative PixelSpacing was accepted; the grid flipped and the call changed.
+#[test]
+fn negative_pixel_spacing_is_an_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = volume([8, 6, 5], oblique_affine(), b0_values);
+    let files = write_mr_series(dir.path(), &v, &opts(&uid_from(12), None, 1)).unwrap();
+    for f in &files {
+        let mut obj = dicom_object::open_file(f).unwrap();
+        obj.put(DataElement::new(
+            tags::PIXEL_SPACING,
+            VR::DS,
+            PrimitiveValue::from("-2.0\\2.0"),
+        ));
+        obj.write_to_file(f).unwrap();
+    }
+    let e = scan_dir(dir.path()).expect_err("refused").to_string();
+    assert!(
+        e.contains("PixelSpacing") && files.iter().any(|f| e.contains(&f.display().to_string())),
+        "{e}"
+    );
+}
+
+/// Issue 16 item 8: an empty or non-DICOM first/last slice was dropped (17 of 18 slices read,
+/// exit 0, a warning only inside the JSON). Now an error naming the file.
+#[test]
+fn empty_or_damaged_end_slice_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = volume([8, 6, 5], oblique_affine(), b0_values);
+    let files = write_mr_series(dir.path(), &v, &opts(&uid_from(13), None, 1)).unwrap();
+    std::fs::write(&files[0], b"").unwrap();
+    let e = scan_dir(dir.path()).expect_err("refused").to_string();
+    assert!(
+        e.contains(&files[0].display().to_string()) && e.contains("empty"),
+        "{e}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let files = write_mr_series(dir.path(), &v, &opts(&uid_from(14), None, 1)).unwrap();
+    let last = files.last().unwrap();
+    std::fs::write(last, vec![7u8; 600]).unwrap();
+    let e = scan_dir(dir.path()).expect_err("refused").to_string();
+    assert!(
+        e.contains(&last.display().to_string()) && e.contains("DICM"),
+        "{e}"
+    );
+    // A stray non-image file (not named .dcm) is still skipped.
+    let dir = tempfile::tempdir().unwrap();
+    write_mr_series(dir.path(), &v, &opts(&uid_from(15), None, 1)).unwrap();
+    std::fs::write(dir.path().join("README.txt"), b"notes").unwrap();
+    assert!(scan_dir(dir.path()).is_ok());
+}

@@ -60,6 +60,34 @@ pub fn role_from_name(name: &str) -> Option<Role> {
 ///
 /// # Errors
 /// [`InputError::Io`] when a folder cannot be listed.
+/// The first DICOM file (DICM marker) under `dir`, searched as [`nifti_files`] searches.
+pub fn first_dicom_file(dir: &Path) -> Option<PathBuf> {
+    fn walk(dir: &Path, depth: usize) -> Option<PathBuf> {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+            .ok()?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        entries.sort();
+        for p in entries {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if p.is_dir() {
+                if depth < 5 && name != "derivatives" && !name.starts_with('.') {
+                    if let Some(f) = walk(&p, depth + 1) {
+                        return Some(f);
+                    }
+                }
+            } else if !is_nifti_name(&name) && crate::dicom::has_dicm_marker(&p).unwrap_or(false) {
+                return Some(p);
+            }
+        }
+        None
+    }
+    walk(dir, 0)
+}
+
 pub fn nifti_files(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
     fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)

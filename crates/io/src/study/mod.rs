@@ -36,10 +36,17 @@ pub struct StudySpec {
 /// Where an image of the study came from.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Source {
-    /// File, or DICOM series folder.
+    /// File, or DICOM series folder (written to JSON lossily when not UTF-8).
+    #[serde(serialize_with = "path_lossy")]
     pub path: PathBuf,
     /// Human description: file name, or DICOM series UID/description and b-value group.
     pub detail: String,
+}
+
+/// Serialises a path as text, replacing bytes that are not UTF-8 (serde's own `Path`
+/// serialiser fails on them, and a report must still be written for such a folder).
+fn path_lossy<S: serde::Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&p.to_string_lossy())
 }
 
 /// Where the study's ADC came from.
@@ -529,6 +536,31 @@ fn read_path(
             Some(Role::B0) => by_role[2].push(f.clone()),
             None => {}
         }
+    }
+    // Issue 16 item 6: a DICOM folder holding one stray NIfTI file (for instance our own
+    // lesion_mask.nii.gz, when --out was inside it) was read as that NIfTI. A NIfTI is taken
+    // as the DWI by default only when no DICOM files are beside it.
+    let dicom_beside = discover::first_dicom_file(path);
+    if let (true, Some(d)) = (by_role[0].is_empty(), &dicom_beside) {
+        let names: Vec<String> = niftis
+            .iter()
+            .take(3)
+            .map(|p| p.display().to_string())
+            .collect();
+        return Err(InputError::Usage(format!(
+            "{}: holds both DICOM files (e.g. {}) and NIfTI files not named as a DWI ({}{}); pass the NIfTI file with --dwi, or a folder holding only the DICOM series",
+            path.display(),
+            d.display(),
+            names.join(", "),
+            if niftis.len() > 3 { ", …" } else { "" }
+        )));
+    }
+    if let Some(d) = dicom_beside {
+        found.warnings.push(format!(
+            "{}: DICOM files (e.g. {}) ignored; the NIfTI DWI beside them was read",
+            path.display(),
+            d.display()
+        ));
     }
     if by_role[0].is_empty() {
         if niftis.len() == 1 && by_role[1].is_empty() && by_role[2].is_empty() {

@@ -22,7 +22,17 @@ pub fn run(a: &CalibrateArgs) -> anyhow::Result<Status> {
     for r in &refs {
         let study = Study::load(&r.spec)?;
         let truth = read_volume(&r.mask)?.map(|&x| x > 0.5);
-        let out = seg.run(&study, &LesionConfig::default(), 0.0);
+        let out = seg
+            .run(&study, &LesionConfig::default(), 0.0)
+            .map_err(|e| {
+                let at = r
+                    .spec
+                    .paths
+                    .first()
+                    .or(r.spec.dwi.as_ref())
+                    .unwrap_or(&r.mask);
+                strokeseg_io::InputError::bad_image(at, e.0)
+            })?;
         if truth.count() > 0 {
             pos.push(out.score)
         } else {

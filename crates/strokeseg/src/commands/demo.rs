@@ -58,7 +58,7 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<Status> {
         threshold: a.model.threshold,
         min_volume_ml: a.model.min_volume_ml,
     };
-    let mut result = seg.run(&study, &lcfg, load_s);
+    let mut result = seg.run(&study, &lcfg, load_s)?;
     let out = a.out.join("result");
     let r = write_outputs(
         &out,

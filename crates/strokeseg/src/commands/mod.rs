@@ -13,6 +13,7 @@ mod register;
 mod score;
 mod segment;
 mod serve;
+mod staged;
 mod study_args;
 mod synth;
 mod train;

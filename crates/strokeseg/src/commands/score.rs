@@ -54,8 +54,10 @@ pub fn score_model(
     for r in refs {
         let study = Study::load(&r.spec)?;
         let truth = read_mask(&r.mask)?;
-        let out = seg.run(&study, lcfg, 0.0);
         let input = r.spec.paths.first().or(r.spec.dwi.as_ref());
+        let out = seg
+            .run(&study, lcfg, 0.0)
+            .map_err(|e| InputError::bad_image(input.unwrap_or(&r.mask), e.0))?;
         same_grid(&truth, &r.mask, &out.mask, input.unwrap_or(&r.mask))?;
         let metrics = score_case(&truth, &out.mask);
         let called_positive = match headline {

@@ -244,31 +244,60 @@ pub fn write_outputs_with_dicom(
     dicom: Option<&Path>,
 ) -> anyhow::Result<Report> {
     let t = Instant::now();
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    write_mask(
-        &dir.join("lesion_mask.nii.gz"),
-        &seg.mask,
-        "strokeseg lesion mask (research use only)",
-    )?;
-    if prob {
-        write_volume(
-            &dir.join("probability.nii.gz"),
-            &seg.prob,
-            "strokeseg lesion probability",
+    super::staged::write_staged(dir, "report.json", |stage| {
+        write_mask(
+            &stage.join("lesion_mask.nii.gz"),
+            &seg.mask,
+            "strokeseg lesion mask (research use only)",
         )?;
+        if prob {
+            write_volume(
+                &stage.join("probability.nii.gz"),
+                &seg.prob,
+                "strokeseg lesion probability",
+            )?;
+        }
+        let mut r = build_report(seg, study, s, m, input, prob);
+        let pic = overlay(seg, study, &r);
+        pic.save(stage.join("overlay.png"))
+            .with_context(|| format!("cannot write {}", dir.join("overlay.png").display()))?;
+        if let Some(d) = dicom {
+            r.files.dicom = Some(super::dicom_out::write(d, seg, study, &r, &pic)?);
+        }
+        seg.timing.write = t.elapsed().as_secs_f64();
+        r.timing_s = serde_json::to_value(&seg.timing).unwrap_or_default();
+        std::fs::write(stage.join("report.json"), serde_json::to_string_pretty(&r)?)
+            .with_context(|| format!("cannot write {}", dir.join("report.json").display()))?;
+        Ok(r)
+    })
+}
+
+/// Refuses an output folder inside an input folder (issue 16 item 6): the next run would
+/// read the outputs as input. BIDS `derivatives/` (which input discovery skips) is allowed.
+fn check_out_outside_inputs(out: &Path, specs: &[StudySpec]) -> Result<(), InputError> {
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let o = abs(out);
+    for p in specs
+        .iter()
+        .flat_map(|s| s.paths.iter())
+        .filter(|p| p.is_dir())
+    {
+        let input = abs(p);
+        if let Ok(rel) = o.strip_prefix(&input) {
+            let first = rel
+                .components()
+                .next()
+                .map(|c| c.as_os_str().to_string_lossy());
+            if !first.is_some_and(|c| c == "derivatives") {
+                return Err(InputError::Usage(format!(
+                    "--out {}: inside the input folder {}, where the next run would read the outputs as input; choose a folder outside it (or its derivatives/ folder)",
+                    out.display(),
+                    p.display()
+                )));
+            }
+        }
     }
-    let mut r = build_report(seg, study, s, m, input, prob);
-    let pic = overlay(seg, study, &r);
-    pic.save(dir.join("overlay.png"))
-        .with_context(|| format!("cannot write {}", dir.join("overlay.png").display()))?;
-    if let Some(d) = dicom {
-        r.files.dicom = Some(super::dicom_out::write(d, seg, study, &r, &pic)?);
-    }
-    seg.timing.write = t.elapsed().as_secs_f64();
-    r.timing_s = serde_json::to_value(&seg.timing).unwrap_or_default();
-    std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(&r)?)
-        .with_context(|| format!("cannot write {}", dir.join("report.json").display()))?;
-    Ok(r)
+    Ok(())
 }
 
 /// Runs `segment`.
@@ -301,6 +330,7 @@ pub fn run(a: &SegmentArgs) -> anyhow::Result<Status> {
         super::dicom_out::check_specs(&specs)?;
     }
     check_out_dir("--out", &a.out)?;
+    check_out_outside_inputs(&a.out, &specs)?;
     if let Some(d) = &a.dicom_out {
         check_out_dir("--dicom-out", d)?;
     }
@@ -339,7 +369,19 @@ pub fn run(a: &SegmentArgs) -> anyhow::Result<Status> {
             name = format!("{base}-{n}");
             n += 1;
         }
-        let mut result = seg.run(&study, &lcfg, load_s);
+        let mut result = match seg.run(&study, &lcfg, load_s) {
+            Ok(r) => r,
+            Err(refused) => {
+                let at = spec.paths.first().or(spec.dwi.as_ref()).cloned();
+                let e = InputError::bad_image(at.unwrap_or_default(), refused.0);
+                if specs.len() == 1 {
+                    return Err(e.into());
+                }
+                eprintln!("error: {e}");
+                status = Status::BadInput;
+                continue;
+            }
+        };
         let input = spec
             .paths
             .first()

@@ -38,7 +38,9 @@ impl Processor for Segment {
             threshold: self.model.threshold,
             min_volume_ml: self.model.min_volume_ml,
         };
-        let mut result = seg.run(&study, &lcfg, load_s);
+        let mut result = seg
+            .run(&study, &lcfg, load_s)
+            .map_err(|e| strokeseg_io::InputError::bad_image(study_dir, e.0))?;
         let input = study_dir.display().to_string();
         let r = write_outputs_with_dicom(
             out_dir,

@@ -138,3 +138,111 @@ fn segment_out_that_is_a_file_is_refused_before_work() {
     );
     eprintln!("refused in {:.2} s", t.elapsed().as_secs_f64());
 }
+
+/// Issue 16 item 4: a study under a folder whose name is not UTF-8 used to panic (exit 101)
+/// while writing report.json, after lesion_mask.nii.gz was already written.
+#[cfg(unix)]
+#[test]
+fn non_utf8_path_gets_a_report_not_a_panic() {
+    use std::os::unix::ffi::OsStrExt;
+    let d = tempfile::tempdir().unwrap();
+    let root = d.path().join(std::ffi::OsStr::from_bytes(b"bad\xffname"));
+    std::fs::create_dir(&root).unwrap();
+    let study = bids_study(&root, 1.0);
+    let out_dir = d.path().join(std::ffi::OsStr::from_bytes(b"out\xffdir"));
+    let out = strokeseg(&[
+        std::ffi::OsStr::new("segment"),
+        study.as_os_str(),
+        std::ffi::OsStr::new("--out"),
+        out_dir.as_os_str(),
+    ]);
+    assert_eq!(out.code, 0, "stderr: {}", out.stderr);
+    assert!(!out.stderr.contains("panicked"), "{}", out.stderr);
+    let report = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("report.json"))
+        .find(|p| p.exists())
+        .or_else(|| Some(out_dir.join("report.json")).filter(|p| p.exists()))
+        .expect("a report.json is written");
+    let j: serde_json::Value = serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
+    let src = j["study"]["sources"]["dwi"]["path"].as_str().unwrap();
+    assert!(
+        src.contains("bad\u{fffd}name"),
+        "lossy path in the report: {src}"
+    );
+}
+
+/// Issue 16 item 6: with --out inside a DICOM folder, the second run read the first run's
+/// lesion_mask.nii.gz as the DWI and answered "no infarct". Now --out inside an input folder
+/// is refused before any work, and a folder mixing DICOM and NIfTI files is refused by name.
+#[test]
+fn out_inside_the_input_and_mixed_dicom_nifti_folders_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let dcm = d.path().join("dicom");
+    strokeseg_io::dicom::write_mr_series(
+        &dcm,
+        &head().dwi,
+        &strokeseg_io::dicom::SeriesWriteOptions::from_seed(4),
+    )
+    .unwrap();
+    let inside = dcm.join("out");
+    let out = strokeseg(&["segment", s(&dcm), "--out", s(&inside)]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("inside the input folder"),
+        "{}",
+        out.stderr
+    );
+    assert!(!inside.exists());
+    write(&dcm.join("lesion_mask.nii.gz"), &head().adc);
+    let out = strokeseg(&["inspect", s(&dcm)]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("both DICOM files") && out.stderr.contains("lesion_mask.nii.gz"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Issue 16 item 9: degenerate studies got confident calls (a single slice: INFARCT 1.00; a
+/// constant image with 0 mL of brain: "no infarct"). The quality gate refuses them, exit 2.
+#[test]
+fn degenerate_studies_are_refused_by_the_quality_gate() {
+    let d = tempfile::tempdir().unwrap();
+    let h = head();
+    let one = h.dwi.data().slice(ndarray::s![.., .., 10..11]).to_owned();
+    let single = write(
+        &d.path().join("single_dwi.nii.gz"),
+        &strokeseg_core::Volume::new(one, *h.dwi.affine()).unwrap(),
+    );
+    let out = strokeseg(&["segment", s(&single), "--out", s(&d.path().join("o1"))]);
+    assert_rejected(&out, &single, &["not a brain dwi volume"]);
+    let flat = write(&d.path().join("flat_dwi.nii.gz"), &h.dwi.map(|_| 500.0));
+    let out = strokeseg(&["segment", s(&flat), "--out", s(&d.path().join("o2"))]);
+    assert_rejected(&out, &flat, &["no brain found"]);
+    assert!(!d.path().join("o1").join("report.json").exists());
+}
+
+/// Issue 16 item 16: the CLI processed a series tagged Modality = CT (serve ignored it).
+#[test]
+fn a_ct_series_is_not_read_as_dwi() {
+    let d = tempfile::tempdir().unwrap();
+    let files = strokeseg_io::dicom::write_mr_series(
+        d.path(),
+        &head().dwi,
+        &strokeseg_io::dicom::SeriesWriteOptions::from_seed(6),
+    )
+    .unwrap();
+    for f in &files {
+        let mut o = dicom_object::open_file(f).unwrap();
+        o.put(dicom_core::DataElement::new(
+            dicom_dictionary_std::tags::MODALITY,
+            dicom_core::VR::CS,
+            dicom_core::PrimitiveValue::from("CT"),
+        ));
+        o.write_to_file(f).unwrap();
+    }
+    let out = strokeseg(&["inspect", s(d.path())]);
+    assert_rejected(&out, d.path(), &["modality ct is not mr"]);
+}

@@ -173,7 +173,8 @@ fn segment_writes_seg_and_secondary_capture_that_validators_accept() {
 #[test]
 fn dicom_out_refuses_nifti_input_before_any_work() {
     let d = tempfile::tempdir().unwrap();
-    let nii = write(&d.path().join("case_dwi.nii.gz"), &head().dwi);
+    let input = d.path().join("in");
+    let nii = write(&input.join("case_dwi.nii.gz"), &head().dwi);
     let (out, dcm) = (d.path().join("out"), d.path().join("dcm"));
     let missing_model = d.path().join("no-model");
     // A file input is refused before the model is even looked at.
@@ -201,7 +202,7 @@ fn dicom_out_refuses_nifti_input_before_any_work() {
     };
     let run = strokeseg(&[
         "segment",
-        s(d.path()),
+        s(&input),
         "--model",
         s(&model),
         "--out",

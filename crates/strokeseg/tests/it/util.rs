@@ -13,7 +13,8 @@ pub struct Out {
     pub stderr: String,
 }
 
-pub fn strokeseg(args: &[&str]) -> Out {
+/// Runs the binary; arguments may be any OS strings (non-UTF-8 paths included).
+pub fn strokeseg<A: AsRef<std::ffi::OsStr>>(args: &[A]) -> Out {
     let o = Command::new(env!("CARGO_BIN_EXE_strokeseg"))
         .args(args)
         .env_remove("RUST_LOG")
