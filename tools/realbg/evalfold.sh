@@ -16,7 +16,7 @@ declare -A TEST=(
   [C]="isles3 canon aisd"
   [all]=""
 )
-run=$R/fold-$fold; m=$R/model-$fold
+run=${RUN:-$R/fold-$fold}; m=${MODEL:-$R/model-$fold}   # RUN/MODEL override (e.g. an earlier run of the fold)
 rm -rf $m; mkdir -p $m
 cp $run/plan.json $run/train_log.csv $run/state.json $run/train_config.json $m/
 cp $run/checkpoints/best/* $m/; rm -f $m/optimizer.bpk
@@ -30,9 +30,13 @@ mk_orig() { # dir bg...
 }
 train_bg=(); test_bg=(${TEST[$fold]})
 for bg in $ALL_BG; do case " ${TEST[$fold]} " in *" $bg "*) ;; *) train_bg+=($bg);; esac; done
-mk_orig $R/calib-orig-$fold "${train_bg[@]}"
+# Calibration uses only backgrounds whose own lesions are known (healthy or expert-labelled):
+# an ADS or AISD original has a stroke that is excluded from the loss, not labelled, so it
+# would count as a negative.
+cal_bg=(); for bg in "${train_bg[@]}"; do case $bg in ads*|aisd) ;; *) cal_bg+=($bg);; esac; done
+mk_orig $R/calib-orig-$fold "${cal_bg[@]}"
 cal=(--data $R/calib-orig-$fold)
-for bg in "${train_bg[@]}"; do cal+=(--data $D/implant-val/$bg); done
+for bg in "${cal_bg[@]}"; do cal+=(--data $D/implant-val/$bg); done
 for s in a b c d e; do cal+=(--data $D/synth-val/site-$s); done
 $B -q calibrate --model $m "${cal[@]}"
 cat $m/operating_points.json | tr -d '\n' | head -c 600; echo

@@ -17,5 +17,6 @@ done
 for s in a b c d e; do
   $B -q synth --out $D/synth/site-$s --n 20 --seed 100 --site site-$s && echo "done synth $s"
   $B -q synth --out $D/synth-val/site-$s --n 2 --seed 200 --site site-$s && echo "done synth-val $s"
+  $B -q synth --out $D/synth-test/site-$s --n 12 --seed 300 --site site-$s && echo "done synth-test $s"
 done
 echo ALL DONE

@@ -31,6 +31,9 @@ pub struct Config {
     /// Deepest nesting of DICOM sequences and items accepted in a received instance; deeper
     /// instances are refused before parsing (a crafted one would exhaust the stack).
     pub max_dicom_depth: u32,
+    /// DICOM associations open at once; more are rejected (A-ASSOCIATE-RJ, transient) so that
+    /// idle or hostile peers cannot pile up threads and memory.
+    pub max_associations: usize,
     /// Where results go, if anywhere.
     pub forward: Forward,
 }
@@ -82,6 +85,7 @@ impl Default for Config {
             workers: 1,
             max_upload_mib: 512,
             max_dicom_depth: strokeseg_io::dicom::DicomLimits::default().max_depth,
+            max_associations: 32,
             forward: Forward::default(),
         }
     }
@@ -115,6 +119,10 @@ impl Config {
         anyhow::ensure!(
             !self.ae_title.is_empty() && self.ae_title.len() <= 16,
             "ae_title must be 1 to 16 characters"
+        );
+        anyhow::ensure!(
+            (1..=1024).contains(&self.max_associations),
+            "max_associations must be 1 to 1024"
         );
         anyhow::ensure!(
             (4..=256).contains(&self.max_dicom_depth),

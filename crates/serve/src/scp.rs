@@ -11,22 +11,46 @@ use dicom_ul::association::Association;
 use dicom_ul::pdu::{PDataValue, PDataValueType};
 use dicom_ul::{Pdu, ServerAssociation, ServerAssociationOptions};
 use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Accepts connections until the service stops.
+/// Counts open associations; the count drops when the guard does.
+struct Open(Arc<AtomicUsize>);
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Accepts connections until the service stops. Beyond `max_associations` open at once, a
+/// connection is answered with A-ASSOCIATE-RJ (transient, local limit exceeded) and closed,
+/// so idle or hostile peers cannot pile up threads (issue 16 item 15).
 pub(crate) fn listen(listener: TcpListener, shared: Arc<Shared>) {
+    let open = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
         if shared.stop.load(Ordering::SeqCst) {
             break;
         }
         match stream {
             Ok(s) => {
+                if open.fetch_add(1, Ordering::SeqCst) >= shared.cfg.max_associations {
+                    open.fetch_sub(1, Ordering::SeqCst);
+                    let peer = s.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+                    tracing::warn!(
+                        "DICOM association from {peer} rejected: {} associations already open (max_associations)",
+                        shared.cfg.max_associations
+                    );
+                    reject_busy(s);
+                    continue;
+                }
+                let guard = Open(Arc::clone(&open));
                 let shared = Arc::clone(&shared);
                 let spawned = std::thread::Builder::new()
                     .name("dicom-assoc".into())
                     .spawn(move || {
+                        let _guard = guard;
                         let peer = s.peer_addr().map(|a| a.to_string()).unwrap_or_default();
                         if let Err(e) = association(s, &shared) {
                             tracing::warn!("DICOM association from {peer} ended: {e:#}");
@@ -39,6 +63,28 @@ pub(crate) fn listen(listener: TcpListener, shared: Arc<Shared>) {
             Err(e) => tracing::warn!("DICOM listener: accept failed: {e}"),
         }
     }
+}
+
+/// Reads the peer's request (briefly) and answers A-ASSOCIATE-RJ: transient, local limit
+/// exceeded. Errors are ignored: the connection is closed either way.
+fn reject_busy(mut s: TcpStream) {
+    use dicom_ul::pdu::{
+        AssociationRJ, AssociationRJResult, AssociationRJServiceProviderPresentationReason,
+        AssociationRJSource,
+    };
+    use std::io::Read;
+    let _ = s.set_read_timeout(Some(Duration::from_millis(500)));
+    let _ = s.set_write_timeout(Some(Duration::from_secs(2)));
+    let mut buf = [0u8; 16 * 1024];
+    let _ = s.read(&mut buf);
+    let rj = Pdu::from(AssociationRJ {
+        result: AssociationRJResult::Transient,
+        source: AssociationRJSource::ServiceProviderPresentation(
+            AssociationRJServiceProviderPresentationReason::LocalLimitExceeded,
+        ),
+    });
+    let _ = dicom_ul::write_pdu(&mut s, &rj);
+    let _ = s.shutdown(std::net::Shutdown::Both);
 }
 
 fn options(

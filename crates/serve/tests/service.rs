@@ -544,3 +544,43 @@ fn hostile_instances_are_refused_and_the_service_lives_on() {
     assert_eq!(j[0]["status"], "done");
     svc.stop();
 }
+
+/// Issue 16 item 15: 300 idle connections made 308 threads; a request declaring a body over the
+/// limit was held open. Associations beyond `max_associations` are rejected at once, and come
+/// back when one closes; an oversize declared body gets 413 without sending it.
+#[test]
+fn association_cap_and_declared_oversize_bodies_are_refused_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = Arc::new(FakeProcessor::new(Duration::ZERO));
+    let cfg = Config {
+        max_associations: 2,
+        max_upload_mib: 1,
+        ..config(&tmp.path().join("data"), 0.5)
+    };
+    let svc = Service::start(cfg, p).unwrap();
+    let dicom = svc.dicom_addr().to_string();
+    let class = "1.2.840.10008.5.1.4.1.1.4".to_string();
+    let ctx = || vec![(class.clone(), vec!["1.2.840.10008.1.2.1".to_string()])];
+    let a = Scu::connect(&dicom, "TESTSCU", "STROKESEG", &ctx()).unwrap();
+    let b = Scu::connect(&dicom, "TESTSCU", "STROKESEG", &ctx()).unwrap();
+    let third = Scu::connect(&dicom, "TESTSCU", "STROKESEG", &ctx());
+    assert!(third.is_err(), "a third association was accepted");
+    a.release().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let c = Scu::connect(&dicom, "TESTSCU", "STROKESEG", &ctx()).expect("room again");
+    c.release().unwrap();
+    b.release().unwrap();
+
+    let mut s = TcpStream::connect(svc.http_addr()).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "POST /instances HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 999999999999\r\n\r\n"
+    )
+    .unwrap();
+    let mut head = [0u8; 64];
+    let n = std::io::Read::read(&mut s, &mut head).expect("an answer without sending the body");
+    let head = String::from_utf8_lossy(&head[..n]);
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    svc.stop();
+}

@@ -64,11 +64,6 @@ pub(crate) fn assemble_series(
         warnings.push(msg);
         Ok(None)
     };
-    // Issue 16 item 16: a CT series was processed as a DWI (serve already ignores non-MR).
-    // SEG stays readable: it is how a segmentation object is checked against its mask.
-    if !matches!(first.modality.as_str(), "" | "MR" | "SEG") {
-        return skip(&format!("Modality {} is not MR", first.modality));
-    }
     if first.image_type.iter().any(|t| t == "LOCALIZER") {
         return skip("localizer");
     }
@@ -82,6 +77,7 @@ pub(crate) fn assemble_series(
         return skip(&why);
     }
 
+    let modality = first.modality.clone();
     let (series_uid, description, image_type, series_number) = (
         first.series_uid.clone(),
         first.description.clone(),
@@ -110,6 +106,7 @@ pub(crate) fn assemble_series(
     }
     Ok(Some(DicomSeries {
         series_uid,
+        modality,
         description,
         image_type,
         series_number,

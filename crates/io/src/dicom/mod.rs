@@ -56,6 +56,8 @@ pub struct BVolume {
 pub struct DicomSeries {
     /// SeriesInstanceUID.
     pub series_uid: String,
+    /// Modality (0008,0060), empty when absent.
+    pub modality: String,
     /// SeriesDescription (empty when absent).
     pub description: String,
     /// ImageType values, upper-case (e.g. `["DERIVED", "PRIMARY", "DIFFUSION", "ADC"]`).

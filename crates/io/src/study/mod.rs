@@ -329,8 +329,20 @@ fn series_detail(s: &DicomSeries) -> String {
 fn from_dicom(dir: &Path, scan: DicomScan, found: &mut Found3) -> Result<(), InputError> {
     found.warnings.extend(scan.warnings);
     let mut dwi_series: Vec<&DicomSeries> = Vec::new();
+    let mut not_mr = Vec::new();
     for s in &scan.series {
         if is_other_map(s) || s.volumes.is_empty() {
+            continue;
+        }
+        // Issue 16 item 16: a CT series was processed as a DWI (serve already skips non-MR).
+        if !s.modality.is_empty() && s.modality != "MR" {
+            let why = format!(
+                "{}: Modality {} is not MR; skipped",
+                series_detail(s),
+                s.modality
+            );
+            found.warnings.push(why.clone());
+            not_mr.push(why);
             continue;
         }
         if is_adc_series(s) {
@@ -354,8 +366,13 @@ fn from_dicom(dir: &Path, scan: DicomScan, found: &mut Found3) -> Result<(), Inp
         return Err(InputError::NoDwi {
             path: dir.to_path_buf(),
             reason: format!(
-                "{} DICOM series, none of them diffusion-weighted",
-                scan.series.len()
+                "{} DICOM series, none of them diffusion-weighted{}",
+                scan.series.len(),
+                if not_mr.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", not_mr.join("; "))
+                }
             ),
         });
     }

@@ -1,0 +1,29 @@
+#!/bin/bash
+# Packs the all-data run ($R/fold-all) into models/realmix-v1, calibrates it on the real
+# negatives and labelled positives (originals of the healthy and ISLES'22 backgrounds), their
+# implanted validation studies and the template-synthetic validation studies, and scores it on
+# the held-out synthetic test set (seed 300, every preset). Real-case scores of this model are
+# in-sample; the honest real-case figures are the fold models' (evalfold.sh).
+# Usage: bash tools/realbg/ship.sh   (after folds.sh with FOLDS=all; $D/synth-test from gen.sh)
+set -u
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+B=${STROKESEG:-$ROOT/target/release/strokeseg}
+D=${DATA:-$ROOT/data}
+R=${RUNS:-$ROOT/runs}
+m=$ROOT/models/realmix-v1
+run=$R/fold-all
+mkdir -p $m
+cp $run/plan.json $run/train_log.csv $run/state.json $run/train_config.json $m/
+cp $run/checkpoints/best/config.json $run/checkpoints/best/model.bpk $m/
+cal_bg="isles1 isles2 isles3 philipsdwi achieva canon trio prisma"
+c=$R/calib-orig-all; rm -rf $c; mkdir -p $c/derivatives
+for bg in $cal_bg; do
+  ln -s $D/implant/$bg/sub-${bg}000 $c/sub-${bg}000
+  ln -s $D/implant/$bg/derivatives/sub-${bg}000 $c/derivatives/sub-${bg}000
+done
+cal=(--data $c); for bg in $cal_bg; do cal+=(--data $D/implant-val/$bg); done
+for s in a b c d e; do cal+=(--data $D/synth-val/site-$s); done
+$B -q calibrate --model $m "${cal[@]}"
+test=(); for s in a b c d e; do test+=(--data $D/synth-test/site-$s); done
+$B -q validate --model $m "${test[@]}" --out $m/eval-synthetic-test
+echo "shipped $m $(date -u +%H:%M:%S)"
