@@ -144,7 +144,7 @@ pub struct BenchArgs {
     /// Timed `segment` runs (after one warm-up).
     #[arg(long, default_value_t = 3)]
     pub segment_repeats: usize,
-    /// Model folder (default: the shipped models/synth-v1, or $STROKESEG_MODEL).
+    /// Model folder (default: the shipped models/realmix-v1, or $STROKESEG_MODEL).
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
     /// Skip the PyTorch and ONNX Runtime columns.
@@ -288,7 +288,7 @@ pub struct ValidateArgs {
 /// Model and lesion settings shared by segment-like commands.
 #[derive(Debug, Args, Clone)]
 pub struct ModelArgs {
-    /// Model folder (default: the shipped models/synth-v1, or $STROKESEG_MODEL).
+    /// Model folder (default: the shipped models/realmix-v1, or $STROKESEG_MODEL).
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
     /// Mirror test-time augmentation (8× slower, slightly better).

@@ -17,7 +17,8 @@ use crate::quality::{self, Refused};
 /// File of a model folder holding its calibrated operating points.
 pub const OPERATING_POINTS_FILE: &str = "operating_points.json";
 
-/// The model shipped with the repository (trained on synthetic data only).
+/// The model shipped with the repository: `realmix-v1`, synthetic infarcts implanted into real
+/// studies plus template-synthetic studies (its MODEL_CARD.md says which and how it measures).
 #[must_use]
 pub fn default_model_dir() -> PathBuf {
     if let Ok(p) = std::env::var("STROKESEG_MODEL") {
@@ -25,7 +26,7 @@ pub fn default_model_dir() -> PathBuf {
     }
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../models/synth-v1"
+        "/../../models/realmix-v1"
     ))
 }
 

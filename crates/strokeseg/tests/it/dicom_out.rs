@@ -24,7 +24,7 @@ fn dicom_study(root: &Path) -> PathBuf {
 fn shipped_model() -> Option<PathBuf> {
     let m = PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../models/synth-v1"
+        "/../../models/realmix-v1"
     ));
     if m.join("model.bpk").is_file() {
         Some(m)
