@@ -138,6 +138,16 @@ fn best_affine(path: &Path, h: &NiftiHeader) -> Result<(Matrix4<f64>, &'static s
         return Ok((h.sform_affine::<f64>(), "sform"));
     }
     let mut h = h.clone();
+    // A 1-D or 2-D image: the missing axes have one voxel of 1 mm (as nibabel pads them). The
+    // nifti crate's base affine indexes three dims and panicked on fewer (found by fuzzing).
+    let nd = usize::try_from(h.dim[0]).unwrap_or(0).clamp(1, 7);
+    if nd < 3 {
+        for i in nd + 1..=3 {
+            h.dim[i] = 1;
+            h.pixdim[i] = 1.0;
+        }
+        h.dim[0] = 3;
+    }
     // nibabel treats qfac (pixdim[0]) other than ±1 as 1 and rejects negative voxel sizes;
     // we take their magnitude instead, and reject zero or non-finite ones below via Grid.
     h.fix();
@@ -151,6 +161,16 @@ fn best_affine(path: &Path, h: &NiftiHeader) -> Result<(Matrix4<f64>, &'static s
         h.pixdim[i] = h.pixdim[i].abs();
     }
     if h.qform_code != 0 {
+        // The nifti crate panics on a quaternion whose (b, c, d) has norm above 1 (found by
+        // fuzzing); nibabel refuses it too.
+        let q = [h.quatern_b, h.quatern_c, h.quatern_d];
+        let n2: f64 = q.iter().map(|&x| f64::from(x) * f64::from(x)).sum();
+        if !n2.is_finite() || n2 > 1.0 + 1e-7 {
+            return Err(InputError::bad_image(
+                path,
+                format!("qform quaternion (b, c, d) = {q:?} is not a rotation (b² + c² + d² > 1)"),
+            ));
+        }
         Ok((h.qform_affine::<f64>(), "qform"))
     } else {
         Ok((h.affine::<f64>(), "base"))

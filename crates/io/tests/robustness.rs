@@ -148,3 +148,85 @@ fn declared_length_past_the_end_is_refused_before_allocation() {
         "{e}"
     );
 }
+
+/// Found by `cargo fuzz` (nifti_file): a 2-D NIfTI without sform/qform panicked in the nifti
+/// crate's base affine, which indexes three dims. Now it reads as one slice, or fails cleanly.
+#[test]
+fn two_d_nifti_without_orientation_does_not_panic() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("two_d.nii");
+    write_volume(&p, &small(), "").unwrap();
+    let mut b = std::fs::read(&p).unwrap();
+    b[40..42].copy_from_slice(&2i16.to_le_bytes()); // dim[0] = 2
+    b[252..256].copy_from_slice(&[0, 0, 0, 0]); // qform_code = sform_code = 0
+    std::fs::write(&p, &b).unwrap();
+    let _ = read_nifti(&p); // Ok or Err, never a panic
+}
+
+/// Explicit VR little endian element bytes (2-byte length form, or 4-byte for OB).
+fn el(group: u16, elem: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend_from_slice(&group.to_le_bytes());
+    v.extend_from_slice(&elem.to_le_bytes());
+    v.extend_from_slice(vr);
+    if vr == b"OB" {
+        v.extend_from_slice(&[0, 0]);
+        v.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    } else {
+        v.extend_from_slice(&(value.len() as u16).to_le_bytes());
+    }
+    v.extend_from_slice(value);
+    v
+}
+
+/// Found by `cargo fuzz` (dicom_folder, serve_ingest): a meta group whose length spans an
+/// element with a damaged group number hid the transfer syntax from the guard, and the parser
+/// then reserved a data set element's declared 4 GB. Now the guard follows the group length as
+/// the parser does and refuses the file before it is parsed.
+#[test]
+fn meta_group_length_is_followed_and_the_data_set_still_checked() {
+    let mut meta = el(0x0002, 0x0001, b"OB", &[0, 1]);
+    meta.extend(el(0x0101, 0x0003, b"UI", b"1.2\0")); // damaged tag inside the group
+    meta.extend(el(0x0002, 0x0010, b"UI", b"1.2.840.10008.1.2.1\0"));
+    let mut f = vec![0u8; 128];
+    f.extend_from_slice(b"DICM");
+    f.extend(el(
+        0x0002,
+        0x0000,
+        b"UL",
+        &(meta.len() as u32).to_le_bytes(),
+    ));
+    f.extend(meta);
+    f.extend_from_slice(&[0x08, 0x00, 0x01, 0x00, b'O', b'B', 0, 0]);
+    f.extend_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    f.extend_from_slice(&[0u8; 64]);
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("IM_00001.dcm");
+    std::fs::write(&p, &f).unwrap();
+    let e = scan_dir(d.path()).expect_err("refused").to_string();
+    assert!(
+        e.contains("IM_00001.dcm") && e.contains("declares 4294967280"),
+        "{e}"
+    );
+}
+
+/// Found by `cargo fuzz` (nifti_file): a qform quaternion with b² + c² + d² > 1 panicked in the
+/// nifti crate. Now an error naming the file.
+#[test]
+fn qform_quaternion_that_is_not_a_rotation_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("bad_quatern.nii");
+    write_volume(&p, &small(), "").unwrap();
+    let mut b = std::fs::read(&p).unwrap();
+    b[252..254].copy_from_slice(&1i16.to_le_bytes()); // qform_code = 1
+    b[254..256].copy_from_slice(&0i16.to_le_bytes()); // sform_code = 0
+    for off in [256, 260, 264] {
+        b[off..off + 4].copy_from_slice(&0.9f32.to_le_bytes()); // quatern_b, c, d
+    }
+    std::fs::write(&p, &b).unwrap();
+    let e = read_nifti(&p).expect_err("refused").to_string();
+    assert!(
+        e.contains("bad_quatern.nii") && e.contains("quaternion"),
+        "{e}"
+    );
+}
