@@ -230,3 +230,22 @@ fn qform_quaternion_that_is_not_a_rotation_is_refused() {
         "{e}"
     );
 }
+
+/// Found by `cargo fuzz` (serve_ingest): a file meta element with an unknown VR made the meta
+/// reader take a 4-byte length and reserve 4 GB. Unknown VRs in the meta group are refused.
+#[test]
+fn unknown_vr_in_the_file_meta_group_is_refused() {
+    let mut f = vec![0u8; 128];
+    f.extend_from_slice(b"DICM");
+    f.extend(el(0x0002, 0x0001, b"OB", &[0, 1]));
+    f.extend_from_slice(&[0x02, 0x00, 0x02, 0x00, b'Z', b'Z', 0xF0, 0xFF, 0xFF, 0xFF]);
+    f.extend_from_slice(&[0u8; 64]);
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("IM_00001.dcm");
+    std::fs::write(&p, &f).unwrap();
+    let e = scan_dir(d.path()).expect_err("refused").to_string();
+    assert!(
+        e.contains("IM_00001.dcm") && e.contains("no valid VR"),
+        "{e}"
+    );
+}

@@ -101,22 +101,24 @@ fn walk_meta<R: Read + Seek>(src: &mut R, end: u64) -> Result<Option<String>, St
         }
         let elem = u16::from_le_bytes([h[2], h[3]]);
         let vr = [h[4], h[5]];
-        let len = if matches!(
-            &vr,
-            b"OB"
-                | b"OW"
-                | b"OF"
-                | b"OD"
-                | b"OL"
-                | b"OV"
-                | b"SQ"
-                | b"UT"
-                | b"UN"
-                | b"UC"
-                | b"UR"
-                | b"SV"
-                | b"UV"
-        ) {
+        const LONG: [&[u8; 2]; 13] = [
+            b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"SQ", b"UT", b"UN", b"UC", b"UR", b"SV",
+            b"UV",
+        ];
+        const SHORT: [&[u8; 2]; 21] = [
+            b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT",
+            b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US",
+        ];
+        let long = LONG.contains(&&vr);
+        // An unknown VR could be read with either length form (found by fuzzing: the meta
+        // reader took a 4 GB length from one), so it is refused.
+        if !long && !SHORT.contains(&&vr) {
+            return Err(format!(
+                "file meta element ({group:04X},{elem:04X}) has no valid VR ({:?})",
+                String::from_utf8_lossy(&vr)
+            ));
+        }
+        let len = if long {
             let mut l = [0u8; 4];
             if src.read_exact(&mut l).is_err() {
                 return Ok(ts);
