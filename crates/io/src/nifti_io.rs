@@ -140,7 +140,7 @@ fn best_affine(path: &Path, h: &NiftiHeader) -> Result<(Matrix4<f64>, &'static s
     let mut h = h.clone();
     // A 1-D or 2-D image: the missing axes have one voxel of 1 mm (as nibabel pads them). The
     // nifti crate's base affine indexes three dims and panicked on fewer (found by fuzzing).
-    let nd = usize::try_from(h.dim[0]).unwrap_or(0).clamp(1, 7);
+    let nd = usize::from(h.dim[0]).clamp(1, 7);
     if nd < 3 {
         for i in nd + 1..=3 {
             h.dim[i] = 1;

@@ -55,11 +55,6 @@ pub fn role_from_name(name: &str) -> Option<Role> {
     }
 }
 
-/// NIfTI files under `dir` (depth ≤ 5, sorted), skipping `derivatives` folders, which hold
-/// labels rather than images in the BIDS layout.
-///
-/// # Errors
-/// [`InputError::Io`] when a folder cannot be listed.
 /// The first DICOM file (DICM marker) under `dir`, searched as [`nifti_files`] searches.
 pub fn first_dicom_file(dir: &Path) -> Option<PathBuf> {
     fn walk(dir: &Path, depth: usize) -> Option<PathBuf> {
@@ -88,6 +83,11 @@ pub fn first_dicom_file(dir: &Path) -> Option<PathBuf> {
     walk(dir, 0)
 }
 
+/// NIfTI files under `dir` (depth ≤ 5, sorted), skipping `derivatives` folders, which hold
+/// labels rather than images in the BIDS layout.
+///
+/// # Errors
+/// [`InputError::Io`] when a folder cannot be listed.
 pub fn nifti_files(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
     fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
