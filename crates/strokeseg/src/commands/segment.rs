@@ -288,7 +288,7 @@ fn check_out_outside_inputs(out: &Path, specs: &[StudySpec]) -> Result<(), Input
                 .components()
                 .next()
                 .map(|c| c.as_os_str().to_string_lossy());
-            if !first.is_some_and(|c| c == "derivatives") {
+            if first.is_none_or(|c| c != "derivatives") {
                 return Err(InputError::Usage(format!(
                     "--out {}: inside the input folder {}, where the next run would read the outputs as input; choose a folder outside it (or its derivatives/ folder)",
                     out.display(),
