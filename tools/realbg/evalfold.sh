@@ -9,13 +9,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B=${STROKESEG:-$ROOT/target/release/strokeseg}
 D=${DATA:-$ROOT/data}
 R=${RUNS:-$ROOT/runs}
-ALL_BG="isles1 isles2 isles3 philipsdwi achieva canon trio prisma ads1 ads2 aisd"
-declare -A TEST=(
-  [A]="isles1 philipsdwi trio ads1"
-  [B]="isles2 achieva prisma ads2"
-  [C]="isles3 canon aisd"
-  [all]=""
-)
+source "$(dirname "$0")/folds.env"
 run=${RUN:-$R/fold-$fold}; m=${MODEL:-$R/model-$fold}   # RUN/MODEL override (e.g. an earlier run of the fold)
 rm -rf $m; mkdir -p $m
 cp $run/plan.json $run/train_log.csv $run/state.json $run/train_config.json $m/
@@ -30,10 +24,8 @@ mk_orig() { # dir bg...
 }
 train_bg=(); test_bg=(${TEST[$fold]})
 for bg in $ALL_BG; do case " ${TEST[$fold]} " in *" $bg "*) ;; *) train_bg+=($bg);; esac; done
-# Calibration uses only backgrounds whose own lesions are known (healthy or expert-labelled):
-# an ADS or AISD original has a stroke that is excluded from the loss, not labelled, so it
-# would count as a negative.
-cal_bg=(); for bg in "${train_bg[@]}"; do case $bg in ads*|aisd) ;; *) cal_bg+=($bg);; esac; done
+# Calibration uses only the training backgrounds whose own lesions are known (KNOWN_BG).
+cal_bg=(); for bg in "${train_bg[@]}"; do case " $KNOWN_BG " in *" $bg "*) cal_bg+=($bg);; esac; done
 mk_orig $R/calib-orig-$fold "${cal_bg[@]}"
 cal=(--data $R/calib-orig-$fold)
 for bg in "${cal_bg[@]}"; do cal+=(--data $D/implant-val/$bg); done

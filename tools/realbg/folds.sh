@@ -9,13 +9,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B=${STROKESEG:-$ROOT/target/tch/release/strokeseg}
 D=${DATA:-$ROOT/data}
 R=${RUNS:-$ROOT/runs}
-ALL_BG="isles1 isles2 isles3 philipsdwi achieva canon trio prisma ads1 ads2 aisd"
-declare -A TEST=(
-  [A]="isles1 philipsdwi trio ads1"
-  [B]="isles2 achieva prisma ads2"
-  [C]="isles3 canon aisd"
-  [all]=""
-)
+source "$(dirname "$0")/folds.env"
 EPOCHS=${EPOCHS:-12}
 STEPS=${STEPS:-200}
 for fold in ${FOLDS:-A B C all}; do

@@ -15,7 +15,8 @@ run=$R/fold-all
 mkdir -p $m
 cp $run/plan.json $run/train_log.csv $run/state.json $run/train_config.json $m/
 cp $run/checkpoints/best/config.json $run/checkpoints/best/model.bpk $m/
-cal_bg="isles1 isles2 isles3 philipsdwi achieva canon trio prisma"
+source "$(dirname "$0")/folds.env"
+cal_bg=$KNOWN_BG
 c=$R/calib-orig-all; rm -rf $c; mkdir -p $c/derivatives
 for bg in $cal_bg; do
   ln -s $D/implant/$bg/sub-${bg}000 $c/sub-${bg}000
