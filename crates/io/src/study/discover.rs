@@ -55,32 +55,50 @@ pub fn role_from_name(name: &str) -> Option<Role> {
     }
 }
 
+/// Visits the files under `dir` in sorted order, to depth 5, skipping `derivatives` (labels
+/// rather than images in the BIDS layout) and hidden folders, until `visit` returns `true`.
+/// Returns whether it stopped early.
+fn walk_study_files(
+    dir: &Path,
+    depth: usize,
+    visit: &mut dyn FnMut(PathBuf, &str) -> bool,
+) -> Result<bool, InputError> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| InputError::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if p.is_dir() {
+            if depth < 5
+                && name != "derivatives"
+                && !name.starts_with('.')
+                && walk_study_files(&p, depth + 1, visit)?
+            {
+                return Ok(true);
+            }
+        } else if visit(p, &name) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// The first DICOM file (DICM marker) under `dir`, searched as [`nifti_files`] searches.
 pub fn first_dicom_file(dir: &Path) -> Option<PathBuf> {
-    fn walk(dir: &Path, depth: usize) -> Option<PathBuf> {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-            .ok()?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        entries.sort();
-        for p in entries {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if p.is_dir() {
-                if depth < 5 && name != "derivatives" && !name.starts_with('.') {
-                    if let Some(f) = walk(&p, depth + 1) {
-                        return Some(f);
-                    }
-                }
-            } else if !is_nifti_name(&name) && crate::dicom::has_dicm_marker(&p).unwrap_or(false) {
-                return Some(p);
-            }
+    let mut hit = None;
+    let _ = walk_study_files(dir, 0, &mut |p, name| {
+        let dicom = !is_nifti_name(name) && crate::dicom::has_dicm_marker(&p).unwrap_or(false);
+        if dicom {
+            hit = Some(p);
         }
-        None
-    }
-    walk(dir, 0)
+        dicom
+    });
+    hit
 }
 
 /// NIfTI files under `dir` (depth ≤ 5, sorted), skipping `derivatives` folders, which hold
@@ -89,29 +107,13 @@ pub fn first_dicom_file(dir: &Path) -> Option<PathBuf> {
 /// # Errors
 /// [`InputError::Io`] when a folder cannot be listed.
 pub fn nifti_files(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
-    fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| InputError::io(dir, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        entries.sort();
-        for p in entries {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if p.is_dir() {
-                if depth < 5 && name != "derivatives" && !name.starts_with('.') {
-                    walk(&p, depth + 1, out)?;
-                }
-            } else if is_nifti_name(&name) {
-                out.push(p);
-            }
-        }
-        Ok(())
-    }
     let mut out = Vec::new();
-    walk(dir, 0, &mut out)?;
+    walk_study_files(dir, 0, &mut |p, name| {
+        if is_nifti_name(name) {
+            out.push(p);
+        }
+        false
+    })?;
     Ok(out)
 }
 
