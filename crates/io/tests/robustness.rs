@@ -4,6 +4,7 @@
 use strokeseg_core::Grid;
 use strokeseg_io::dicom::{scan_dir, write_mr_series, SeriesWriteOptions};
 use strokeseg_io::nifti_io::{read_nifti, write_volume};
+use strokeseg_testkit::hostile_dicom::{before_pixel_data, huge_declared_length, nested_sequences};
 use strokeseg_testkit::{oblique_affine, phantom};
 
 fn small() -> strokeseg_core::Volume {
@@ -84,37 +85,13 @@ fn nifti_bitpix_inconsistent_with_datatype_is_refused() {
     );
 }
 
-/// Writes one slice of a small MR series and returns its bytes with `insert` spliced in just
-/// before the PixelData element.
+/// Writes one slice of a small MR series with `insert` spliced in just before PixelData.
 fn slice_with_inserted(dir: &std::path::Path, insert: &[u8]) -> std::path::PathBuf {
     let files = write_mr_series(dir, &small(), &SeriesWriteOptions::from_seed(3)).unwrap();
     let p = files[1].clone();
     let b = std::fs::read(&p).unwrap();
-    let at = b
-        .windows(4)
-        .rposition(|w| w == [0xE0, 0x7F, 0x10, 0x00])
-        .expect("PixelData tag");
-    let mut out = b[..at].to_vec();
-    out.extend_from_slice(insert);
-    out.extend_from_slice(&b[at..]);
-    std::fs::write(&p, out).unwrap();
+    std::fs::write(&p, before_pixel_data(&b, insert)).unwrap();
     p
-}
-
-/// `n` nested undefined-length sequences (explicit VR little endian), each in one item.
-fn nested_sequences(n: usize) -> Vec<u8> {
-    let mut v = Vec::new();
-    for _ in 0..n {
-        v.extend_from_slice(&[
-            0x40, 0x00, 0x30, 0xA7, b'S', b'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
-        ]);
-        v.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
-    }
-    for _ in 0..n {
-        v.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
-        v.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
-    }
-    v
 }
 
 /// Issue 16 item 1: 2,000 nested undefined-length sequences before PixelData overflowed the
@@ -139,9 +116,7 @@ fn deeply_nested_sequences_are_refused_not_a_stack_overflow() {
 #[test]
 fn declared_length_past_the_end_is_refused_before_allocation() {
     let d = tempfile::tempdir().unwrap();
-    let mut el = vec![0x08, 0x00, 0x01, 0x00, b'O', b'B', 0, 0];
-    el.extend_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
-    let p = slice_with_inserted(d.path(), &el);
+    let p = slice_with_inserted(d.path(), &huge_declared_length());
     let e = scan_dir(d.path()).expect_err("refused").to_string();
     assert!(
         e.contains(&p.display().to_string()) && e.contains("declares 4294967280 bytes"),

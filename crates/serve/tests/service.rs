@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use strokeseg_serve::scu::{store_files, Scu};
 use strokeseg_serve::{Config, Service};
+use strokeseg_testkit::hostile_dicom::{before_pixel_data, huge_declared_length, nested_sequences};
 
 const TOKEN: &str = "test-token-0123456789";
 
@@ -456,31 +457,6 @@ fn kill9_mid_job_then_restart_completes_every_job() {
     }
 }
 
-/// `n` nested undefined-length sequences (explicit VR little endian), each in one item.
-fn nested_sequences(n: usize) -> Vec<u8> {
-    let mut v = Vec::new();
-    for _ in 0..n {
-        v.extend_from_slice(&[
-            0x40, 0x00, 0x30, 0xA7, b'S', b'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
-        ]);
-        v.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
-    }
-    for _ in 0..n {
-        v.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
-        v.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
-    }
-    v
-}
-
-/// `bytes` with `insert` spliced in just before the PixelData element.
-fn before_pixels(bytes: &[u8], insert: &[u8]) -> Vec<u8> {
-    let at = bytes
-        .windows(4)
-        .rposition(|w| w == [0xE0, 0x7F, 0x10, 0x00])
-        .expect("PixelData tag");
-    [&bytes[..at], insert, &bytes[at..]].concat()
-}
-
 /// Issue 16 items 1 and 2: one unauthenticated C-STORE with 2,000 nested sequences aborted
 /// the whole service (stack overflow), and an element declaring 0xFFFFFFF0 bytes made it
 /// allocate 4 GB. Both kinds, by C-STORE and by HTTP upload, are refused with a reason, and the
@@ -496,12 +472,14 @@ fn hostile_instances_are_refused_and_the_service_lives_on() {
     let mut ds = Vec::new();
     let ts = dicom_transfer_syntax_registry::entries::EXPLICIT_VR_LITTLE_ENDIAN.erased();
     InMemDicomObject::write_dataset_with_ts(&obj, &mut ds, &ts).unwrap();
-    let mut huge = vec![0x08, 0x00, 0x01, 0x00, b'O', b'B', 0, 0];
-    huge.extend_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+    let huge = huge_declared_length();
     let hostile = [
-        (before_pixels(&ds, &nested_sequences(2000)), "nested deeper"),
+        (
+            before_pixel_data(&ds, &nested_sequences(2000)),
+            "nested deeper",
+        ),
         // (the DIMSE error comment is an LO: 64 characters at most)
-        (before_pixels(&ds, &huge), "declares 4294"),
+        (before_pixel_data(&ds, &huge), "declares 4294"),
     ];
     let class = "1.2.840.10008.5.1.4.1.1.4".to_string();
     let mut scu = Scu::connect(
@@ -525,10 +503,10 @@ fn hostile_instances_are_refused_and_the_service_lives_on() {
     let file = std::fs::read(&src[0]).unwrap();
     for (bytes, why) in [
         (
-            before_pixels(&file, &nested_sequences(2000)),
+            before_pixel_data(&file, &nested_sequences(2000)),
             "nested deeper than",
         ),
-        (before_pixels(&file, &huge), "declares 4294967280 bytes"),
+        (before_pixel_data(&file, &huge), "declares 4294967280 bytes"),
     ] {
         let (s, body) = post(&format!("{http}/instances"), Some(TOKEN), &bytes);
         assert_eq!(s, 400, "{body}");

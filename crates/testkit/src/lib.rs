@@ -148,3 +148,45 @@ pub fn phantom(grid: &Grid) -> Phantom {
         lesion,
     }
 }
+
+/// Hostile DICOM byte sequences (explicit VR little endian) for the robustness tests of the
+/// reader and the service.
+pub mod hostile_dicom {
+    /// `n` nested undefined-length sequences, each in one item, with their delimiters.
+    #[must_use]
+    pub fn nested_sequences(n: usize) -> Vec<u8> {
+        let mut v = Vec::new();
+        for _ in 0..n {
+            v.extend_from_slice(&[
+                0x40, 0x00, 0x30, 0xA7, b'S', b'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF,
+            ]);
+            v.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        }
+        for _ in 0..n {
+            v.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
+            v.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+        }
+        v
+    }
+
+    /// An (0008,0001) OB element header declaring 0xFFFFFFF0 bytes, with no value.
+    #[must_use]
+    pub fn huge_declared_length() -> Vec<u8> {
+        let mut v = vec![0x08, 0x00, 0x01, 0x00, b'O', b'B', 0, 0];
+        v.extend_from_slice(&0xFFFF_FFF0u32.to_le_bytes());
+        v
+    }
+
+    /// `bytes` with `insert` spliced in just before the (last) PixelData element.
+    ///
+    /// # Panics
+    /// When `bytes` holds no PixelData tag.
+    #[must_use]
+    pub fn before_pixel_data(bytes: &[u8], insert: &[u8]) -> Vec<u8> {
+        let at = bytes
+            .windows(4)
+            .rposition(|w| w == [0xE0, 0x7F, 0x10, 0x00])
+            .expect("PixelData tag");
+        [&bytes[..at], insert, &bytes[at..]].concat()
+    }
+}
