@@ -94,10 +94,14 @@ impl Atlas {
                 if r.ok()
                     && std::fs::create_dir_all(cache.parent().unwrap_or(Path::new(".")))
                         .and_then(|()| {
+                            // Beside and renamed: a concurrent run reads the old file or the
+                            // whole new one.
+                            let tmp = cache.with_extension(format!("{}.tmp", std::process::id()));
                             std::fs::write(
-                                &cache,
+                                &tmp,
                                 serde_json::to_string_pretty(&r).unwrap_or_default(),
-                            )
+                            )?;
+                            std::fs::rename(&tmp, &cache)
                         })
                         .is_err()
                 {

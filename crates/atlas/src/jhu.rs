@@ -16,7 +16,19 @@ pub const STRUCTURE_FILE: &str = "lobe_atlas_padding.nii.gz";
 pub const TERRITORY_FILE: &str = "ArterialAtlas_padding.nii.gz";
 
 /// Body side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Side {
     /// Patient's left (MNI x < 0).

@@ -74,7 +74,7 @@ pub struct Locator {
 }
 
 /// About the atlas used, for reports.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct AtlasInfo {
     /// Folder it was read from.
     pub dir: String,
@@ -85,7 +85,7 @@ pub struct AtlasInfo {
 }
 
 /// Location of a study's lesions, as written into the report.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StudyLocation {
     /// "atlas" (JHU shares) or "coarse_rule" (supratentorial/brainstem/cerebellum only).
     pub method: String,

@@ -12,7 +12,7 @@ use strokeseg_measure::Lesion;
 use strokeseg_synth::regions::{region_at, Region};
 
 /// A share of a lesion's volume in one labelled region.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Share {
     /// Region name, e.g. "frontal lobe", "MCA, temporal part", "brainstem".
     pub name: String,
@@ -39,7 +39,7 @@ impl Share {
 }
 
 /// Location of one lesion.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LesionLocation {
     /// The lesion's id in the lesion table.
     pub id: usize,
@@ -57,7 +57,7 @@ pub struct LesionLocation {
 }
 
 /// The study-level summary.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Summary {
     /// Level-2 territories with side that hold ≥ 10 % of some lesion, e.g. "MCA L".
     pub territories: Vec<String>,

@@ -16,7 +16,6 @@ pub mod case;
 pub mod inputs;
 pub mod output;
 pub mod patient;
-pub mod plot;
 pub mod summary;
 
 pub use case::{score_case, CaseScore, TruthLesion};

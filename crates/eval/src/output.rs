@@ -3,11 +3,11 @@
 //! bland_altman.png, sensitivity_by_size.png).
 
 use crate::patient::Estimate;
-use crate::plot;
 use crate::summary::{BinRow, CaseResult, MeanSd, Summary};
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::Path;
+use strokeseg_report::plot;
 
 #[derive(Serialize)]
 struct Row<'a> {

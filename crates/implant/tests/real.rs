@@ -16,10 +16,8 @@ use strokeseg_synth::Template;
 fn template() -> Option<Template> {
     match Template::load(&Template::default_dir()) {
         Ok(t) => Some(t),
-        Err(e) => {
-            eprintln!("SKIPPED: MNI template not installed ({e}); run tools/fetch-template.sh");
-            None
-        }
+        // Built into the binary (strokeseg-assets), so never absent.
+        Err(e) => panic!("the built-in MNI template: {e}"),
     }
 }
 

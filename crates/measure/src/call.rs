@@ -4,7 +4,7 @@ use crate::lesions::Lesion;
 use serde::{Deserialize, Serialize};
 
 /// A decision threshold on the patient score and how it did on the data it was chosen on.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OperatingPoint {
     /// Name, e.g. `"sens99"`.
     pub name: String,

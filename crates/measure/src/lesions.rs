@@ -7,7 +7,7 @@ use strokeseg_core::{Mask, Volume};
 use strokeseg_synth::regions::{region_at, Region};
 
 /// How a probability map becomes lesions.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct LesionConfig {
     /// A voxel is lesion when its probability is `>= threshold` (default 0.5).
     pub threshold: f32,
@@ -25,7 +25,7 @@ impl Default for LesionConfig {
 }
 
 /// One lesion: a 26-connected component of the thresholded probability map.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, schemars::JsonSchema)]
 pub struct Lesion {
     /// 1-based, in order of volume (largest first; equal volumes in voxel order of their
     /// first voxel). Also the lesion's label value in [`find_lesions`]' ordering.
@@ -84,6 +84,33 @@ impl Acc {
             first: usize::MAX,
         }
     }
+}
+
+/// The lesion number of every voxel of `mask` (0 outside), for [`find_lesions`]' mask and
+/// table: components are found again (26-connected) and matched to their lesion by voxel
+/// count and bounding box. A component that matches no lesion stays 0.
+#[must_use]
+pub fn label_lesions(mask: &Mask, lesions: &[Lesion]) -> strokeseg_core::Image<u32> {
+    let (labels, n) = label::<u32>(mask.data(), &Kernel3d::Full.generate());
+    let mut stats = vec![(0usize, [usize::MAX; 3], [0usize; 3]); n + 1];
+    for ((i, j, k), &l) in labels.indexed_iter() {
+        let s = &mut stats[l as usize];
+        s.0 += 1;
+        for (d, x) in [i, j, k].into_iter().enumerate() {
+            s.1[d] = s.1[d].min(x);
+            s.2[d] = s.2[d].max(x);
+        }
+    }
+    let mut to_id = vec![0u32; n + 1];
+    for (c, s) in stats.iter().enumerate().skip(1) {
+        if let Some(l) = lesions
+            .iter()
+            .find(|l| l.n_voxels == s.0 && l.bbox_voxel == [s.1, s.2])
+        {
+            to_id[c] = l.id as u32;
+        }
+    }
+    strokeseg_core::Image::on_grid(labels.mapv(|l| to_id[l as usize]), &mask.grid())
 }
 
 /// Finds lesions in `prob` (probabilities 0–1 on the study's native grid).
@@ -293,6 +320,28 @@ mod tests {
         let (_, l) = find_lesions(&p, None, &ident, &cfg);
         assert_eq!(l.len(), 1);
         assert_eq!(l[0].n_voxels, 10);
+    }
+
+    #[test]
+    fn label_lesions_numbers_voxels_like_the_table() {
+        let p = vol([20, 20, 6], [1.0; 3], |v| {
+            if in_box(v, [10, 10, 1], [14, 13, 2]) {
+                0.8
+            } else if in_box(v, [1, 1, 1], [5, 2, 1]) {
+                0.95
+            } else {
+                0.0
+            }
+        });
+        let (mask, l) = find_lesions(&p, None, &ident, &LesionConfig::default());
+        let lab = label_lesions(&mask, &l);
+        assert_eq!(lab.data()[[12, 11, 2]], 1, "the 40-voxel blob is lesion 1");
+        assert_eq!(lab.data()[[3, 2, 1]], 2);
+        assert_eq!(lab.data()[[0, 0, 0]], 0);
+        assert_eq!(lab.data().iter().filter(|&&x| x == 1).count(), 40);
+        // A table without lesion 2 leaves its voxels unnumbered.
+        let lab = label_lesions(&mask, &l[..1]);
+        assert_eq!(lab.data()[[3, 2, 1]], 0);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use strokeseg_measure::{
     find_lesions, FitMethod, LesionConfig, MniApprox, Region, TemplateMoments,
     MNI2009A_IC_CENTROID_MM, MNI2009A_IC_COV_MM2,
 };
-use strokeseg_synth::{region_at, Template, TemplateError};
+use strokeseg_synth::{region_at, Template};
 
 /// Landmarks in MNI mm: pons, left cerebellar hemisphere, right thalamus, left putamen,
 /// vermis, left motor cortex (white matter below it), right occipital.
@@ -24,14 +24,8 @@ const LANDMARKS: [(&str, [f64; 3]); 7] = [
 fn real_template() -> Option<Template> {
     let dir = Template::default_dir();
     match Template::load(&dir) {
-        Err(TemplateError::Missing(_)) => {
-            eprintln!(
-                "SKIPPED: MNI template not installed in {} (run tools/fetch-template.sh)",
-                dir.display()
-            );
-            None
-        }
-        Err(e) => panic!("{e}"),
+        // Built into the binary (strokeseg-assets), so never absent.
+        Err(e) => panic!("the built-in MNI template in {}: {e}", dir.display()),
         Ok(t) => Some(t),
     }
 }

@@ -14,7 +14,7 @@ use strokeseg_core::{Grid, Image, Mask, Volume};
 use strokeseg_measure::MniApprox;
 
 /// Below these the registration is reported as failed (see [`Quality`]).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Limits {
     /// Least share of the template brain that must lie inside the study's field of view.
     pub min_coverage: f64,
@@ -38,7 +38,7 @@ impl Default for Limits {
 }
 
 /// How well the result fits; computed after the search, on the 2 mm template.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Quality {
     /// Share of the template brain inside the study's field of view (0–1).
     pub coverage: f64,
@@ -55,7 +55,7 @@ pub struct Quality {
 /// A registration: the affine between MNI and the study's world, the optional displacement
 /// field applied before it (template point `q` is imaged at `affine · (q + d(q))`), its
 /// quality and verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Registration {
     /// The fixed image used.
     pub template: String,

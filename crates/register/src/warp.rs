@@ -37,7 +37,7 @@ impl std::fmt::Debug for Warp {
 
 /// What the non-linear step did (serialised with the registration; the field itself is
 /// written separately, see [`Nonlinear::file`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default, schemars::JsonSchema)]
 pub struct Nonlinear {
     /// True when the field is part of the registration (`to_mni`, `to_world`, ...).
     pub used: bool,

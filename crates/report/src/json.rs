@@ -2,13 +2,14 @@
 //! is documented in `docs/report-schema.md`. Change a field → bump the version.
 
 use serde::Serialize;
+use strokeseg_atlas::StudyLocation;
 use strokeseg_measure::{Lesion, OperatingPoint};
 
 /// Version of the report's JSON layout.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// One study's report.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Report {
     /// Layout version.
     pub schema_version: u32,
@@ -29,15 +30,15 @@ pub struct Report {
     /// Output files, relative to the report's folder.
     pub files: Files,
     /// Seconds per stage.
-    pub timing_s: serde_json::Value,
+    pub timing_s: Timing,
     /// Where the lesions are: registration to MNI, per-lesion atlas shares, study summary
-    /// (since schema 2; `strokeseg_atlas::StudyLocation`, see docs/report-schema.md).
+    /// (since schema 2; see docs/report-schema.md).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub location: Option<serde_json::Value>,
+    pub location: Option<StudyLocation>,
 }
 
 /// Producer name and version.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Software {
     /// "strokeseg".
     pub name: String,
@@ -46,7 +47,7 @@ pub struct Software {
 }
 
 /// The study as read.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct StudyInfo {
     /// What the user gave.
     pub input: String,
@@ -65,7 +66,7 @@ pub struct StudyInfo {
 }
 
 /// The model.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ModelInfo {
     /// Folder name.
     pub name: String,
@@ -78,44 +79,48 @@ pub struct ModelInfo {
 }
 
 /// The patient-level call at every calibrated operating point.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PatientCall {
-    /// Highest lesion probability anywhere in the brain.
+    /// Lesion-level score 0–1: over candidate lesions (components of probability ≥ 0.1 in
+    /// the dilated brain), the highest mean of a candidate's three most probable voxels.
     pub score: f32,
     /// The operating point the headline call uses.
     pub operating_point: Option<OperatingPoint>,
     /// "infarct", "no_infarct", or "uncalibrated" when the model has no operating points
     /// (then the lesion mask alone decides: "infarct" if any lesion was found).
-    pub call: String,
+    pub call: Call,
     /// The call at each calibrated operating point.
     pub all_operating_points: Vec<CallAt>,
 }
 
 /// The call at one operating point.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CallAt {
     /// The operating point.
     pub operating_point: OperatingPoint,
     /// "infarct" or "no_infarct".
-    pub call: String,
+    pub call: Call,
 }
 
 /// Output files.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Files {
     /// Lesion mask (NIfTI, the study's DWI grid and affine).
     pub lesion_mask: String,
     /// Probability map, when written.
     pub probability: Option<String>,
-    /// Overlay picture.
+    /// Overlay picture (fixed six-slice montage, also sent as DICOM Secondary Capture).
     pub overlay_png: String,
+    /// Key-image page: the slices that hold lesions, DWI and ADC, legend and call (since
+    /// schema 3).
+    pub key_images_png: String,
     /// DICOM objects written with `segment --dicom-out` (absent otherwise).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dicom: Option<DicomFiles>,
 }
 
 /// DICOM SEG and Secondary Capture files written for the study (crates/deliver).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct DicomFiles {
     /// The Segmentation (SEG) file, absolute path.
     pub seg: String,
@@ -127,12 +132,92 @@ pub struct DicomFiles {
     pub sc_series_uid: String,
 }
 
-/// "infarct" / "no_infarct".
+/// Wall-clock seconds of each stage.
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
+pub struct Timing {
+    /// Reading the study.
+    pub load: f64,
+    /// Brain mask, crop, resample, normalise.
+    pub preprocess: f64,
+    /// Sliding-window network.
+    pub network: f64,
+    /// Back to the native grid, lesions, location.
+    pub postprocess: f64,
+    /// Of which: registration to MNI.
+    pub register: f64,
+    /// Writing outputs (filled in by the caller).
+    pub write: f64,
+}
+
+/// The patient-level call, as written into the report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Call {
+    /// The score reached the operating point's threshold.
+    Infarct,
+    /// It did not.
+    NoInfarct,
+    /// The model has no operating points: the lesion mask alone decides.
+    Uncalibrated,
+}
+
+impl Call {
+    /// `Infarct` when `positive`, else `NoInfarct`.
+    #[must_use]
+    pub fn of(positive: bool) -> Call {
+        if positive {
+            Call::Infarct
+        } else {
+            Call::NoInfarct
+        }
+    }
+
+    /// "infarct", "no_infarct" or "uncalibrated" (the JSON word).
+    #[must_use]
+    pub fn word(self) -> &'static str {
+        match self {
+            Call::Infarct => "infarct",
+            Call::NoInfarct => "no_infarct",
+            Call::Uncalibrated => "uncalibrated",
+        }
+    }
+}
+
+/// The JSON Schema (draft 2020-12) of `report.json`, generated from [`Report`]; published as
+/// `docs/report.schema.json` (a test keeps the two equal).
 #[must_use]
-pub fn call_word(positive: bool) -> &'static str {
-    if positive {
-        "infarct"
-    } else {
-        "no_infarct"
+pub fn schema() -> serde_json::Value {
+    let generator = schemars::generate::SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator();
+    let mut s = generator.into_root_schema_for::<Report>();
+    s.insert(
+        "description".into(),
+        format!(
+            "report.json of strokeseg `segment`, `demo` and `serve`, schema_version {SCHEMA_VERSION}; \
+             field meanings in docs/report-schema.md. Research use only."
+        )
+        .into(),
+    );
+    s.to_value()
+}
+
+#[cfg(test)]
+mod tests {
+    /// `docs/report.schema.json` is the schema of the code. After a change of the report,
+    /// regenerate it with `UPDATE_SCHEMA=1 cargo test -p strokeseg-report`.
+    #[test]
+    fn published_schema_is_the_schema_of_the_code() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/report.schema.json");
+        let now = serde_json::to_string_pretty(&super::schema()).unwrap() + "\n";
+        if std::env::var_os("UPDATE_SCHEMA").is_some() {
+            std::fs::write(path, &now).unwrap();
+        }
+        let published = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            published == now,
+            "{path} is stale: regenerate it with UPDATE_SCHEMA=1 cargo test -p strokeseg-report \
+             (and bump SCHEMA_VERSION when a field changed)"
+        );
     }
 }

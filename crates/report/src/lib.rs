@@ -1,12 +1,14 @@
-//! Reports for people: overlay montages (PNG) now; the JSON report and DICOM objects later.
+//! Reports for people and machines: the key-image page, overlay montages, every chart
+//! (plotters), the typed `report.json` and its JSON Schema.
 //!
-//! Owns: turning volumes and masks into pictures and documents. Must not touch: models,
-//! file input.
+//! Owns: turning volumes, masks and results into pictures and documents. Must not touch:
+//! models, file input.
 #![warn(missing_docs)]
 
-pub mod chart;
 pub mod json;
+pub mod keyimages;
 pub mod montage;
+pub mod plot;
 pub mod text;
 
 pub use montage::{montage, pick_slices, Row};

@@ -2,7 +2,8 @@
 //!
 //! - `GET  /jobs` — all jobs, newest first, with status and result summary
 //! - `GET  /jobs/{id}` — one job (also the series stored but ignored, with reasons)
-//! - `GET  /jobs/{id}/report.json` | `/overlay.png` | `/mask` — a finished job's files
+//! - `GET  /jobs/{id}/report.json` | `/key_images.png` | `/overlay.png` | `/mask` — a
+//!   finished job's files
 //! - `POST /instances` — upload one DICOM instance (Part-10 file as the body)
 //!
 //! Files are only ever served from a job's output folder under fixed names (the job id is an
@@ -116,11 +117,12 @@ async fn file(State(s): St, Path((id, name)): Path<(i64, String)>) -> Response {
     let (file, ctype) = match name.as_str() {
         "report.json" => ("report.json", "application/json"),
         "overlay.png" => ("overlay.png", "image/png"),
+        "key_images.png" => ("key_images.png", "image/png"),
         "mask" | "lesion_mask.nii.gz" => ("lesion_mask.nii.gz", "application/gzip"),
         _ => {
             return error(
                 StatusCode::NOT_FOUND,
-                "files: report.json, overlay.png, mask",
+                "files: report.json, key_images.png, overlay.png, mask",
             )
         }
     };

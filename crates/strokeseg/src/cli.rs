@@ -44,8 +44,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Make synthetic DWI studies with known lesions (ISLES'22-like BIDS layout + manifest).
     ///
-    /// Anatomy comes from the MNI ICBM152 2009a template (install it once with
-    /// `bash tools/fetch-template.sh`). Every file says it is synthetic. The same --seed,
+    /// Anatomy comes from the MNI ICBM152 2009a template (built into strokeseg; --template
+    /// overrides). Every file says it is synthetic. The same --seed,
     /// --site and --n always give the same studies.
     Synth(SynthArgs),
     /// Train a model on labelled studies (synthetic or your own), with validation each epoch.
@@ -126,6 +126,18 @@ pub enum Command {
     /// `bash tools/bench/setup-venv.sh` and are skipped with a message without it.
     /// `bash tools/bench/run.sh` regenerates docs/BENCHMARKS.md.
     Bench(BenchArgs),
+    /// What is built into this binary (the default model, the MNI template, the JHU atlases),
+    /// each with its size, licence and attribution, and where it is unpacked on first use.
+    Licenses(LicensesArgs),
+}
+
+/// `strokeseg licenses`.
+#[derive(Debug, Args)]
+pub struct LicensesArgs {
+    /// Also unpack the built-in files now and print their folders (otherwise they are
+    /// unpacked on first use).
+    #[arg(long)]
+    pub unpack: bool,
 }
 
 /// `strokeseg bench`.
@@ -144,7 +156,7 @@ pub struct BenchArgs {
     /// Timed `segment` runs (after one warm-up).
     #[arg(long, default_value_t = 3)]
     pub segment_repeats: usize,
-    /// Model folder (default: the shipped models/realmix-v1, or $STROKESEG_MODEL).
+    /// Model folder (default: $STROKESEG_MODEL, else realmix-v1, built into strokeseg).
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
     /// Skip the PyTorch and ONNX Runtime columns.
@@ -288,7 +300,7 @@ pub struct ValidateArgs {
 /// Model and lesion settings shared by segment-like commands.
 #[derive(Debug, Args, Clone)]
 pub struct ModelArgs {
-    /// Model folder (default: the shipped models/realmix-v1, or $STROKESEG_MODEL).
+    /// Model folder (default: $STROKESEG_MODEL, else realmix-v1, built into strokeseg).
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
     /// Mirror test-time augmentation (8× slower, slightly better).
@@ -351,10 +363,17 @@ pub struct SegmentArgs {
 #[derive(Debug, Args)]
 pub struct LocationArgs {
     /// Atlas folder: the JHU arterial-territory atlas release (lobe_atlas_padding.nii.gz,
-    /// ArterialAtlas_padding.nii.gz); default $STROKESEG_ATLAS. Without one, lesion location
-    /// uses a coarse supratentorial/brainstem/cerebellum rule. See docs/location.md.
+    /// ArterialAtlas_padding.nii.gz); default $STROKESEG_ATLAS, else the JHU atlases built
+    /// into strokeseg. See docs/location.md.
     #[arg(long, value_name = "DIR")]
     pub atlas: Option<PathBuf>,
+    /// No atlas: lesion location by the coarse supratentorial/brainstem/cerebellum rule.
+    #[arg(long, conflicts_with = "atlas")]
+    pub no_atlas: bool,
+    /// MNI ICBM152 2009a template folder for registration (default
+    /// $STROKESEG_TEMPLATE_DIR, else the copy built into strokeseg).
+    #[arg(long, value_name = "DIR")]
+    pub template: Option<PathBuf>,
     /// Skip registration (location from a moments-based MNI approximation).
     #[arg(long)]
     pub no_register: bool,
@@ -398,6 +417,8 @@ pub struct ServeArgs {
     pub print_config: bool,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub location: LocationArgs,
 }
 
 /// `strokeseg calibrate`.
@@ -425,6 +446,8 @@ pub struct DemoArgs {
     pub site: String,
     #[command(flatten)]
     pub model: ModelArgs,
+    #[command(flatten)]
+    pub location: LocationArgs,
 }
 
 /// `strokeseg train`.
@@ -511,7 +534,7 @@ pub struct SynthArgs {
     /// Also write each study as DICOM series (classic MR, one file per slice).
     #[arg(long)]
     pub dicom: bool,
-    /// Template folder (default: $STROKESEG_TEMPLATE_DIR or ~/.cache/strokeseg/mni_icbm152_2009a).
+    /// Template folder (default: $STROKESEG_TEMPLATE_DIR, else the copy built into strokeseg).
     #[arg(long, value_name = "DIR")]
     pub template: Option<PathBuf>,
     /// List the built-in site presets (and the pseudo-site `random`) and exit.

@@ -17,17 +17,18 @@ use crate::quality::{self, Refused};
 /// File of a model folder holding its calibrated operating points.
 pub const OPERATING_POINTS_FILE: &str = "operating_points.json";
 
-/// The model shipped with the repository: `realmix-v1`, synthetic infarcts implanted into real
-/// studies plus template-synthetic studies (its MODEL_CARD.md says which and how it measures).
-#[must_use]
-pub fn default_model_dir() -> PathBuf {
-    if let Ok(p) = std::env::var("STROKESEG_MODEL") {
-        return PathBuf::from(p);
+/// The default model: `$STROKESEG_MODEL`, else the one built into the binary
+/// (`strokeseg_assets::MODEL`, `realmix-v1`: synthetic infarcts implanted into real studies
+/// plus template-synthetic studies; its MODEL_CARD.md says which and how it measures),
+/// unpacked once into `~/.cache/strokeseg/embedded/`.
+///
+/// # Errors
+/// The built-in model cannot be unpacked (the cache and the temporary folder named).
+pub fn default_model_dir() -> anyhow::Result<PathBuf> {
+    if let Some(p) = std::env::var_os("STROKESEG_MODEL").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
     }
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../models/realmix-v1"
-    ))
+    Ok(strokeseg_assets::MODEL.dir()?)
 }
 
 /// A loaded model folder.
@@ -48,22 +49,7 @@ pub struct Segmenter {
     pub locator: Option<strokeseg_atlas::Locator>,
 }
 
-/// Wall-clock seconds of each stage.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Timing {
-    /// Reading the study.
-    pub load: f64,
-    /// Brain mask, crop, resample, normalise.
-    pub preprocess: f64,
-    /// Sliding-window network.
-    pub network: f64,
-    /// Back to the native grid, lesions, location.
-    pub postprocess: f64,
-    /// Of which: registration to MNI.
-    pub register: f64,
-    /// Writing outputs (filled in by the caller).
-    pub write: f64,
-}
+pub use strokeseg_report::json::Timing;
 
 /// The result for one study.
 pub struct Segmentation {

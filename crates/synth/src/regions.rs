@@ -11,7 +11,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Where a point (or a lesion's centroid) is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Region {
     /// Cerebral hemispheres, basal ganglia, thalamus.

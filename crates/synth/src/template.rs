@@ -1,5 +1,5 @@
-//! The MNI ICBM152 2009a template (1 mm): tissue fractions and the intracranial mask,
-//! installed by `tools/fetch-template.sh` outside the repository.
+//! The MNI ICBM152 2009a template (1 mm): tissue fractions and the intracranial mask, read
+//! from the copy built into the binary (`strokeseg-assets`) or a folder the user names.
 
 use ndarray::Array3;
 use std::path::{Path, PathBuf};
@@ -12,8 +12,9 @@ use strokeseg_io::nifti_io::read_volume;
 pub enum TemplateError {
     /// Not installed where we looked.
     #[error(
-        "MNI ICBM152 2009a template not found in {0}: run `bash tools/fetch-template.sh` \
-         (or set STROKESEG_TEMPLATE_DIR)"
+        "MNI ICBM152 2009a template not found in {0} (needs the T1, GM and WM \
+         mni_icbm152_*_tal_nlin_sym_09a_converted.nii.gz); without --template or \
+         STROKESEG_TEMPLATE_DIR strokeseg uses the copy built into it"
     )]
     Missing(PathBuf),
     /// A file is there but unreadable or inconsistent.
@@ -54,19 +55,20 @@ pub struct Template {
 }
 
 impl Template {
-    /// `$STROKESEG_TEMPLATE_DIR`, else `${STROKESEG_CACHE:-$HOME/.cache/strokeseg}/mni_icbm152_2009a`.
+    /// `$STROKESEG_TEMPLATE_DIR`, else the copy embedded in the binary
+    /// (`strokeseg_assets::TEMPLATE`, unpacked once into `~/.cache/strokeseg/embedded/`).
+    /// Where the embedded copy cannot be unpacked (a warning says why),
+    /// `${STROKESEG_CACHE:-$HOME/.cache/strokeseg}/mni_icbm152_2009a`, so that
+    /// [`Template::load`] names a folder in its error.
     #[must_use]
     pub fn default_dir() -> PathBuf {
-        if let Ok(d) = std::env::var("STROKESEG_TEMPLATE_DIR") {
+        if let Some(d) = std::env::var_os("STROKESEG_TEMPLATE_DIR").filter(|d| !d.is_empty()) {
             return PathBuf::from(d);
         }
-        let cache = std::env::var("STROKESEG_CACHE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| {
-                PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| ".".into()))
-                    .join(".cache/strokeseg")
-            });
-        cache.join("mni_icbm152_2009a")
+        strokeseg_assets::TEMPLATE.dir().unwrap_or_else(|e| {
+            tracing::warn!("{e}");
+            strokeseg_assets::cache_root().join("mni_icbm152_2009a")
+        })
     }
 
     /// Loads the template from `dir` (see [`Template::default_dir`]).
@@ -232,15 +234,9 @@ mod tests {
     }
 
     #[test]
-    fn real_template_loads_when_installed() {
+    fn the_embedded_template_loads() {
         let dir = Template::default_dir();
         match Template::load(&dir) {
-            Err(TemplateError::Missing(_)) => {
-                eprintln!(
-                    "SKIPPED: template not installed in {} (run tools/fetch-template.sh)",
-                    dir.display()
-                );
-            }
             Err(e) => panic!("{e}"),
             Ok(t) => {
                 assert_eq!(t.grid.dims, [197 + 2 * PAD, 233 + 2 * PAD, 189 + 2 * PAD]);

@@ -299,7 +299,7 @@ fn history_with_nulls<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(f32
 /// The learning curve picture: training loss and validation Dice per epoch.
 #[must_use]
 pub fn learning_curve(state: &TrainState) -> image::RgbImage {
-    use strokeseg_report::chart::{line_chart, Series};
+    use strokeseg_report::plot::{line_chart, Series};
     let pts = |f: &dyn Fn(&(f32, f64)) -> f64| -> Vec<(f64, f64)> {
         state
             .history

@@ -61,7 +61,10 @@ pub fn run(a: &BenchArgs) -> anyhow::Result<Status> {
     }
     let threads = net::init_threads(a.threads);
     let load_before = machine::load_average();
-    let model_dir = a.model.clone().unwrap_or_else(default_model_dir);
+    let model_dir = match &a.model {
+        Some(d) => d.clone(),
+        None => default_model_dir()?,
+    };
     let plan = Plan::load(&model_dir)
         .with_context(|| format!("cannot read the plan of {}", model_dir.display()))?;
     let (model, config) = load(&model_dir, &strokeseg_model::run_device())?;
@@ -348,8 +351,7 @@ fn segment_end_to_end(
 ) -> anyhow::Result<SegmentReport> {
     // The study `strokeseg demo` makes by default (site-a, seed 7).
     let site = find_site("site-a")?;
-    let template = Template::load(&Template::default_dir())
-        .map_err(|e| anyhow::anyhow!("{e} (install it with `bash tools/fetch-template.sh`)"))?;
+    let template = Template::load(&Template::default_dir()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let gen = Generator::new(template);
     let mut s = gen.study(&site, 7, 0);
     let data = tmp.join("study");

@@ -19,14 +19,15 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<Status> {
             return Ok(Status::BadInput);
         }
     };
-    let template = match Template::load(&Template::default_dir()) {
+    let template = match Template::load(&super::register::template_dir(&a.location)) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(Status::BadInput);
         }
     };
-    let seg = load_segmenter(&a.model)?;
+    let mut seg = load_segmenter(&a.model)?;
+    seg.locator = super::register::load_locator(&a.location)?;
     let gen = Generator::new(template);
     let mut s = gen.study(&site, a.seed, 0);
     let data = a.out.join("study");
@@ -72,7 +73,7 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<Status> {
     println!("{}", serde_json::to_string_pretty(&r)?);
     println!("{}", summary_line(&truth.id, &r));
     println!(
-        "outputs in {} (overlay.png, report.json, lesion_mask.nii.gz)",
+        "outputs in {} (key_images.png, overlay.png, report.json, lesion_mask.nii.gz)",
         out.display()
     );
     Ok(Status::Ok)

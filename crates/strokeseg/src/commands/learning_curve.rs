@@ -82,7 +82,7 @@ fn write_curve(out: &Path, rows: &[CurveRow]) -> anyhow::Result<Option<usize>> {
             .filter_map(|r| f(r).map(|v| ((r.size as f64).log10(), v)))
             .collect()
     };
-    use strokeseg_report::chart::{line_chart, Series};
+    use strokeseg_report::plot::{line_chart, Series};
     let img = line_chart(
         "learning curve (test set)",
         "log10(training studies)",

@@ -9,6 +9,7 @@ mod evaluate;
 mod implant;
 mod inspect;
 mod learning_curve;
+mod licenses;
 mod register;
 mod score;
 mod segment;
@@ -38,5 +39,6 @@ pub fn run(cmd: Command) -> anyhow::Result<Status> {
         Command::Adapt(a) => adapt::run(&a),
         Command::LearningCurve(a) => learning_curve::run(&a),
         Command::Bench(a) => bench::run(&a),
+        Command::Licenses(a) => licenses::run(&a),
     }
 }

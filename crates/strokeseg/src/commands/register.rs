@@ -19,10 +19,30 @@ use strokeseg_report::text::with_header;
 use strokeseg_report::{montage, Row};
 use strokeseg_synth::Template;
 
-/// The atlas folder: `--atlas`, else `$STROKESEG_ATLAS`, else none.
+/// The atlas folder: `--atlas`, else `$STROKESEG_ATLAS`, else the JHU atlases built into
+/// strokeseg (none with `--no-atlas`, or when they cannot be unpacked: a warning says why).
 #[must_use]
 pub fn atlas_dir(a: &LocationArgs) -> Option<PathBuf> {
-    a.atlas.clone().or_else(strokeseg_atlas::env_dir)
+    if a.no_atlas {
+        return None;
+    }
+    a.atlas
+        .clone()
+        .or_else(strokeseg_atlas::env_dir)
+        .or_else(|| match strokeseg_assets::ATLAS.dir() {
+            Ok(d) => Some(d),
+            Err(e) => {
+                tracing::warn!("{e}; lesion location falls back to the coarse rule");
+                None
+            }
+        })
+}
+
+/// The registration template folder: `--template`, else [`Template::default_dir`]
+/// (`$STROKESEG_TEMPLATE_DIR`, else the copy built into strokeseg).
+#[must_use]
+pub fn template_dir(a: &LocationArgs) -> PathBuf {
+    a.template.clone().unwrap_or_else(Template::default_dir)
 }
 
 /// Loads the registration template (and the atlas when configured). `Ok(None)` when
@@ -32,7 +52,7 @@ pub fn load_locator(a: &LocationArgs) -> anyhow::Result<Option<Locator>> {
     if a.no_register {
         return Ok(None);
     }
-    let tdir = Template::default_dir();
+    let tdir = template_dir(a);
     let atlas = atlas_dir(a);
     match Locator::load(&tdir, atlas.as_deref()) {
         Ok(mut l) => {
@@ -129,8 +149,8 @@ pub fn run(a: &RegisterArgs) -> anyhow::Result<Status> {
     let specs = specs(&a.study)?;
     let Some(loc) = load_locator(&a.location)? else {
         return Err(InputError::Usage(format!(
-            "registration needs the MNI template in {} (run `bash tools/fetch-template.sh`)",
-            Template::default_dir().display()
+            "registration needs the MNI template in {}",
+            template_dir(&a.location).display()
         ))
         .into());
     };

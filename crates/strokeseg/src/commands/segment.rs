@@ -12,14 +12,17 @@ use strokeseg_io::nifti_io::{write_mask, write_volume};
 use strokeseg_io::{InputError, Study, StudySpec};
 use strokeseg_measure::{call, LesionConfig};
 use strokeseg_report::json::{
-    call_word, CallAt, Files, ModelInfo, PatientCall, Report, Software, StudyInfo, SCHEMA_VERSION,
+    Call, CallAt, Files, ModelInfo, PatientCall, Report, Software, StudyInfo, SCHEMA_VERSION,
 };
 use strokeseg_report::text::with_header;
 use strokeseg_report::{montage, pick_slices, Row};
 
 /// Loads the model named by `m` (or the shipped one).
 pub fn load_segmenter(m: &ModelArgs) -> anyhow::Result<Segmenter> {
-    let dir = m.model.clone().unwrap_or_else(default_model_dir);
+    let dir = match &m.model {
+        Some(d) => d.clone(),
+        None => default_model_dir()?,
+    };
     let mut s = Segmenter::load(&dir)
         .with_context(|| format!("cannot load the model in {}", dir.display()))?;
     s.tta = m.tta;
@@ -56,13 +59,13 @@ pub fn build_report(
         .iter()
         .map(|op| CallAt {
             operating_point: op.clone(),
-            call: call_word(call(seg.score, op)).into(),
+            call: Call::of(call(seg.score, op)),
         })
         .collect();
     let op = s.operating_point(&m.operating_point).cloned();
     let headline = match &op {
-        Some(o) => call_word(call(seg.score, o)).to_string(),
-        None => "uncalibrated".to_string(),
+        Some(o) => Call::of(call(seg.score, o)),
+        None => Call::Uncalibrated,
     };
     let sources = serde_json::json!({
         "dwi": study.dwi_source,
@@ -107,26 +110,27 @@ pub fn build_report(
             lesion_mask: "lesion_mask.nii.gz".into(),
             probability: prob_file.then(|| "probability.nii.gz".into()),
             overlay_png: "overlay.png".into(),
+            key_images_png: KEY_IMAGES_FILE.into(),
             dicom: None,
         },
-        timing_s: serde_json::to_value(&seg.timing).unwrap_or_default(),
-        location: serde_json::to_value(&seg.location).ok(),
+        timing_s: seg.timing.clone(),
+        location: Some(seg.location.clone()),
     }
 }
 
 /// One line for people.
 #[must_use]
 pub fn summary_line(name: &str, r: &Report) -> String {
-    let call = match (&r.patient.operating_point, r.patient.call.as_str()) {
+    let call = match (&r.patient.operating_point, r.patient.call) {
         (Some(o), c) => format!(
             "{} (score {:.2} {} {:.2} at {})",
-            if c == "infarct" {
+            if c == Call::Infarct {
                 "INFARCT"
             } else {
                 "no infarct"
             },
             r.patient.score,
-            if c == "infarct" { ">=" } else { "<" },
+            if c == Call::Infarct { ">=" } else { "<" },
             o.threshold,
             o.name
         ),
@@ -146,11 +150,81 @@ pub fn summary_line(name: &str, r: &Report) -> String {
     let loc = r
         .location
         .as_ref()
-        .and_then(|l| l.pointer("/summary/text"))
-        .and_then(|t| t.as_str())
+        .map(|l| l.summary.text.as_str())
         .filter(|_| !r.lesions.is_empty())
         .map_or(String::new(), |t| format!("; location: {t}"));
     format!("{name}: {call}; {les}{loc}")
+}
+
+/// File name of the key-image page.
+pub const KEY_IMAGES_FILE: &str = "key_images.png";
+
+/// The key-image page (`strokeseg_report::keyimages`): lesion slices, legend, call.
+fn key_page(seg: &Segmentation, study: &Study, r: &Report) -> image::RgbImage {
+    use strokeseg_report::keyimages::{key_images, KeyLesion, KeyPage};
+    let labels = strokeseg_measure::label_lesions(&seg.mask, &seg.lesions);
+    let lesions: Vec<KeyLesion> = seg
+        .lesions
+        .iter()
+        .map(|l| {
+            let loc = seg.location.lesions.iter().find(|x| x.id == l.id);
+            let structure = loc
+                .and_then(|x| x.structures.first())
+                .map_or_else(|| l.region.name().to_string(), |s| s.label());
+            let territory = loc
+                .and_then(|x| x.territories.first())
+                .map_or(String::new(), |t| t.label());
+            KeyLesion {
+                id: l.id as u32,
+                volume_ml: l.volume_ml,
+                structure,
+                territory,
+            }
+        })
+        .collect();
+    let positive = r.patient.call == Call::Infarct
+        || (r.patient.call == Call::Uncalibrated && !r.lesions.is_empty());
+    let call = match &r.patient.operating_point {
+        Some(o) => format!(
+            "score {:.2} {} {:.2} at {}; {} lesion(s), {:.2} mL",
+            r.patient.score,
+            if positive { ">=" } else { "<" },
+            o.threshold,
+            o.name,
+            r.lesions.len(),
+            r.total_lesion_volume_ml
+        ),
+        None => format!(
+            "uncalibrated model; {} lesion(s), {:.2} mL",
+            r.lesions.len(),
+            r.total_lesion_volume_ml
+        ),
+    };
+    let name = std::path::Path::new(&r.study.input)
+        .file_name()
+        .map_or_else(
+            || r.study.input.clone(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+    key_images(&KeyPage {
+        dwi: &study.dwi,
+        adc: study.adc.as_ref(),
+        labels: &labels,
+        lesions: &lesions,
+        study: name,
+        positive,
+        call,
+        model: format!(
+            "model {}{}; location: {}",
+            r.model.name,
+            if r.model.trained_on_synthetic_data_only {
+                " (synthetic data only)"
+            } else {
+                ""
+            },
+            seg.location.summary.text
+        ),
+    })
 }
 
 fn overlay(seg: &Segmentation, study: &Study, r: &Report) -> image::RgbImage {
@@ -168,8 +242,8 @@ fn overlay(seg: &Segmentation, study: &Study, r: &Report) -> image::RgbImage {
         });
     }
     let pic = montage(&rows, &slices, 160);
-    let positive =
-        r.patient.call == "infarct" || (r.patient.call == "uncalibrated" && !r.lesions.is_empty());
+    let positive = r.patient.call == Call::Infarct
+        || (r.patient.call == Call::Uncalibrated && !r.lesions.is_empty());
     let head = if positive {
         "INFARCT SUSPECTED"
     } else {
@@ -261,11 +335,14 @@ pub fn write_outputs_with_dicom(
         let pic = overlay(seg, study, &r);
         pic.save(stage.join("overlay.png"))
             .with_context(|| format!("cannot write {}", dir.join("overlay.png").display()))?;
+        key_page(seg, study, &r)
+            .save(stage.join(KEY_IMAGES_FILE))
+            .with_context(|| format!("cannot write {}", dir.join(KEY_IMAGES_FILE).display()))?;
         if let Some(d) = dicom {
             r.files.dicom = Some(super::dicom_out::write(d, seg, study, &r, &pic)?);
         }
         seg.timing.write = t.elapsed().as_secs_f64();
-        r.timing_s = serde_json::to_value(&seg.timing).unwrap_or_default();
+        r.timing_s = seg.timing.clone();
         std::fs::write(stage.join("report.json"), serde_json::to_string_pretty(&r)?)
             .with_context(|| format!("cannot write {}", dir.join("report.json").display()))?;
         Ok(r)

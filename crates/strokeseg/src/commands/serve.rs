@@ -110,7 +110,8 @@ pub fn run(a: &ServeArgs) -> anyhow::Result<Status> {
         print!("{}", cfg.to_toml()?);
         return Ok(Status::Ok);
     }
-    let seg = load_segmenter(&a.model)?;
+    let mut seg = load_segmenter(&a.model)?;
+    seg.locator = super::register::load_locator(&a.location)?;
     let p = Segment {
         seg: Mutex::new(seg),
         model: a.model.clone(),

@@ -166,6 +166,7 @@ fn non_utf8_path_gets_a_report_not_a_panic() {
         .or_else(|| Some(out_dir.join("report.json")).filter(|p| p.exists()))
         .expect("a report.json is written");
     let j: serde_json::Value = serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
+    crate::util::assert_report_valid(&j);
     let src = j["study"]["sources"]["dwi"]["path"].as_str().unwrap();
     assert!(
         src.contains("bad\u{fffd}name"),

@@ -98,6 +98,7 @@ fn segment_writes_seg_and_secondary_capture_that_validators_accept() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join(name).join("report.json")).unwrap())
             .unwrap();
+    crate::util::assert_report_valid(&report);
     let files = &report["files"]["dicom"];
     let seg = PathBuf::from(files["seg"].as_str().expect("files.dicom.seg"));
     let sc: Vec<PathBuf> = files["secondary_capture"]

@@ -3,16 +3,6 @@
 
 use crate::util::strokeseg;
 
-fn template_installed() -> bool {
-    let ok = strokeseg_synth::Template::default_dir()
-        .join(strokeseg_synth::template::FILES[0])
-        .is_file();
-    if !ok {
-        eprintln!("SKIPPED: MNI template not installed (run tools/fetch-template.sh)");
-    }
-    ok
-}
-
 #[test]
 fn register_writes_transform_and_picture_and_segment_reports_atlas_location() {
     let Some(case) = strokeseg_testkit::shared("data/real/ads/Subject02/Subject02_DWI.nii.gz")
@@ -22,9 +12,6 @@ fn register_writes_transform_and_picture_and_segment_reports_atlas_location() {
     let Some(atlas) = strokeseg_testkit::shared("data/atlas/jhu") else {
         return;
     };
-    if !template_installed() {
-        return;
-    }
     let out = tempfile::tempdir().unwrap();
     let o = strokeseg(&[
         "register",
@@ -91,7 +78,8 @@ fn register_writes_transform_and_picture_and_segment_reports_atlas_location() {
         &std::fs::read_to_string(seg.path().join("Subject02_DWI/report.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(r["schema_version"], 2);
+    assert_eq!(r["schema_version"], 3);
+    crate::util::assert_report_valid(&r);
     assert_eq!(r["location"]["mni_map"], "registration");
     assert_eq!(r["location"]["method"], "atlas");
     let n_les = r["lesions"].as_array().unwrap().len();

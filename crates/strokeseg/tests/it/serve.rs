@@ -217,7 +217,12 @@ fn orthanc_round_trip_gets_seg_and_secondary_capture() {
     let (code, report) = get(&format!("{http}/jobs/{id}/report.json"), Some(TOKEN));
     assert_eq!(code, 200);
     let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    crate::util::assert_report_valid(&report);
     assert_eq!(report["research_use_only"], true);
+    assert_eq!(
+        get(&format!("{http}/jobs/{id}/key_images.png"), Some(TOKEN)).0,
+        200
+    );
     assert_eq!(
         get(&format!("{http}/jobs/{id}/overlay.png"), Some(TOKEN)).0,
         200

@@ -2,16 +2,6 @@
 
 use super::util::*;
 
-fn template_installed() -> bool {
-    let ok = strokeseg_synth::Template::default_dir()
-        .join(strokeseg_synth::template::FILES[0])
-        .is_file();
-    if !ok {
-        eprintln!("SKIPPED: MNI template not installed (run tools/fetch-template.sh)");
-    }
-    ok
-}
-
 #[test]
 fn list_sites_shows_the_presets() {
     let out = strokeseg(&["synth", "--list-sites"]);
@@ -45,14 +35,11 @@ fn unknown_site_and_missing_template_are_user_errors() {
         s(d.path()),
     ]);
     assert_eq!(out.code, 2, "{}", out.stderr);
-    assert!(out.stderr.contains("fetch-template.sh"), "{}", out.stderr);
+    assert!(out.stderr.contains("built into"), "{}", out.stderr);
 }
 
 #[test]
 fn synth_writes_a_dataset_that_inspect_reads_and_refuses_to_overwrite_it() {
-    if !template_installed() {
-        return;
-    }
     let d = tempfile::tempdir().unwrap();
     let out_dir = d.path().join("ds");
     let out = strokeseg(&[
@@ -101,39 +88,81 @@ fn synth_writes_a_dataset_that_inspect_reads_and_refuses_to_overwrite_it() {
 }
 
 #[test]
-fn demo_segments_a_synthetic_study_with_the_shipped_model() {
-    if !template_installed() {
-        return;
-    }
-    let model = std::path::PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../models/realmix-v1"
-    ));
-    if !model.join("model.bpk").is_file() {
-        eprintln!("SKIPPED: no shipped model in {}", model.display());
-        return;
-    }
+fn demo_from_another_folder_with_no_environment_uses_what_is_built_in() {
+    // A fresh machine: an empty HOME, no STROKESEG_* variables, run from an unrelated folder.
+    // Model, template and atlas must come out of the binary itself.
     let d = tempfile::tempdir().unwrap();
-    let out = strokeseg(&["demo", "--out", s(d.path()), "--site", "site-c"]);
-    assert_eq!(out.code, 0, "{}", out.stderr);
-    assert!(
-        out.stdout.contains("\"schema_version\": 2"),
-        "{}",
-        out.stdout
+    let (home, cwd) = (d.path().join("home"), d.path().join("elsewhere"));
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&cwd).unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_strokeseg"))
+        .arg("demo")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .current_dir(&cwd)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr),
     );
-    assert!(out.stdout.contains("synthetic study"), "{}", out.stdout);
-    assert!(d.path().join("result/overlay.png").is_file());
-    let r: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(d.path().join("result/report.json")).unwrap(),
-    )
-    .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{stdout}{stderr}");
+    assert!(stdout.contains("\"schema_version\": 3"), "{stdout}");
+    let res = cwd.join("strokeseg-demo/result");
+    assert!(res.join("overlay.png").is_file());
+    assert!(res.join("key_images.png").is_file());
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(res.join("report.json")).unwrap()).unwrap();
+    super::util::assert_report_valid(&r);
     // realmix-v1 learned from real studies (with synthetic infarcts implanted), so it is not
-    // labelled synthetic-only; its name says which model answered.
+    // labelled synthetic-only; its name says which model answered; it is calibrated.
     assert_eq!(r["model"]["trained_on_synthetic_data_only"], false);
     assert_eq!(r["model"]["name"], "realmix-v1");
-    assert!(
-        r["patient"]["operating_point"]["name"] == "sens99",
-        "calibrated: {}",
+    assert_eq!(
+        r["patient"]["operating_point"]["name"], "sens99",
+        "{}",
         r["patient"]
     );
+    // Registered to the built-in template and located with the built-in JHU atlas.
+    let loc = &r["location"];
+    assert_eq!(loc["mni_map"], "registration", "{loc}");
+    assert_eq!(loc["method"], "atlas", "{loc}");
+    let n = r["lesions"].as_array().unwrap().len();
+    assert_eq!(loc["lesions"].as_array().unwrap().len(), n);
+    // The demo study (site-a, seed 7) holds two infarcts; every lesion found gets a JHU
+    // structure and arterial territory with its side.
+    assert!(n >= 1, "{stdout}");
+    for l in loc["lesions"].as_array().unwrap() {
+        let s = &l["structures"][0];
+        let t = &l["territories"][0];
+        assert!(s["name"].is_string() && s["side"].is_string(), "{l}");
+        assert!(t["group"].is_string() && t["side"].is_string(), "{l}");
+    }
+    assert!(stdout.contains("territory"), "{stdout}");
+    let embedded = home.join(".cache/strokeseg/embedded");
+    for b in ["realmix-v1", "mni_icbm152_2009a", "jhu-atlas"] {
+        let dir = embedded.join(env!("CARGO_PKG_VERSION")).join(b);
+        assert!(
+            dir.join("NOTICE").is_file() || dir.join("MODEL_CARD.md").is_file(),
+            "{}",
+            dir.display()
+        );
+    }
+}
+
+#[test]
+fn licenses_names_what_is_built_in_with_its_licence() {
+    let out = strokeseg(&["licenses"]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for needle in [
+        "realmix-v1",
+        "MNI ICBM152 2009a",
+        "Copyright (C) 1993-2009 Louis Collins",
+        "CC BY-SA 4.0",
+        "Liu",
+        "Research use only",
+    ] {
+        assert!(out.stdout.contains(needle), "{needle}: {}", out.stdout);
+    }
 }

@@ -83,3 +83,19 @@ pub fn bids_study(root: &Path, adc_scale: f32) -> PathBuf {
 pub fn s(p: &Path) -> &str {
     p.to_str().expect("utf-8 path")
 }
+
+/// Asserts that a `report.json` validates against the published JSON Schema
+/// (`docs/report.schema.json`, kept equal to the code's by a test in strokeseg-report).
+pub fn assert_report_valid(report: &serde_json::Value) {
+    let schema: serde_json::Value = serde_json::from_str(include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/report.schema.json"
+    )))
+    .expect("docs/report.schema.json is JSON");
+    let v = jsonschema::validator_for(&schema).expect("docs/report.schema.json is a schema");
+    let errors: Vec<String> = v.iter_errors(report).map(|e| e.to_string()).collect();
+    assert!(
+        errors.is_empty(),
+        "report.json does not match docs/report.schema.json: {errors:#?}"
+    );
+}

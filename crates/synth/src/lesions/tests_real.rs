@@ -9,20 +9,13 @@ use rand_chacha::ChaCha8Rng;
 use super::anatomy::{self, snap_to_tissue, surface_along, tissue_at};
 use super::tests::check_field;
 use super::*;
-use crate::template::TemplateError;
 
 fn real_template() -> Option<&'static Template> {
     static T: OnceLock<Option<Template>> = OnceLock::new();
     T.get_or_init(|| match Template::load(&Template::default_dir()) {
         Ok(t) => Some(t),
-        Err(TemplateError::Missing(d)) => {
-            eprintln!(
-                "SKIPPED: template not installed in {} (run tools/fetch-template.sh)",
-                d.display()
-            );
-            None
-        }
-        Err(e) => panic!("{e}"),
+        // Built into the binary (strokeseg-assets), so never absent.
+        Err(e) => panic!("the built-in MNI template: {e}"),
     })
     .as_ref()
 }
