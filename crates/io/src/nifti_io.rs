@@ -75,9 +75,17 @@ fn describe(e: &nifti::NiftiError) -> String {
 fn checked_dims(path: &Path, h: &NiftiHeader) -> Result<([usize; 3], usize), InputError> {
     let nd = h.dim[0];
     if !(1..=7).contains(&nd) {
+        // The reader decides the byte order from dim[0]: a value that is not 1–7 in either
+        // order makes it read the header swapped, so show the value as it is in the file too.
+        let as_stored = nd.swap_bytes();
+        let shown = if (0..=255).contains(&as_stored) {
+            format!("dim[0] = {as_stored}")
+        } else {
+            format!("dim[0] = {nd}")
+        };
         return Err(nifti_err(
             path,
-            format!("dim[0] = {nd} is not 1–7 (corrupt header)"),
+            format!("{shown} is not 1–7 (corrupt header)"),
         ));
     }
     let dims: Vec<usize> = (1..=7)

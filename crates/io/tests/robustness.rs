@@ -138,6 +138,34 @@ fn two_d_nifti_without_orientation_does_not_panic() {
     let _ = read_nifti(&p); // Ok or Err, never a panic
 }
 
+/// Issue 16 item 16: `dim[0] = 9` was reported as the byte-swapped 2304.
+#[test]
+fn nifti_dim0_out_of_range_is_reported_as_stored() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("dim9.nii");
+    write_volume(&p, &small(), "").unwrap();
+    let mut b = std::fs::read(&p).unwrap();
+    b[40..42].copy_from_slice(&9i16.to_le_bytes());
+    std::fs::write(&p, &b).unwrap();
+    let e = read_nifti(&p).unwrap_err().to_string();
+    assert!(e.contains("dim[0] = 9 ") && !e.contains("2304"), "{e}");
+    assert!(e.contains("dim9.nii"), "names the file: {e}");
+}
+
+/// Issue 16 item 16: a folder symlinked into itself was walked again at every depth, so one
+/// NIfTI file was found six times. Symlinked folders are not followed.
+#[cfg(unix)]
+#[test]
+fn a_folder_linked_into_itself_is_walked_once() {
+    let d = tempfile::tempdir().unwrap();
+    let study = d.path().join("study");
+    std::fs::create_dir_all(&study).unwrap();
+    write_volume(&study.join("x_dwi.nii.gz"), &small(), "").unwrap();
+    std::os::unix::fs::symlink(&study, study.join("loop")).unwrap();
+    let found = strokeseg_io::study::nifti_files(&study).unwrap();
+    assert_eq!(found, vec![study.join("x_dwi.nii.gz")]);
+}
+
 /// Explicit VR little endian element bytes (2-byte length form, or 4-byte for OB).
 fn el(group: u16, elem: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
     let mut v = Vec::new();

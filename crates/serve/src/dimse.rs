@@ -21,6 +21,8 @@ pub const SUCCESS: u16 = 0x0000;
 pub const CANNOT_UNDERSTAND: u16 = 0xC000;
 /// C-STORE failure "Out of resources".
 pub const OUT_OF_RESOURCES: u16 = 0xA700;
+/// Failure "Duplicate SOP Instance" (PS3.7 Annex C): a resend with different content.
+pub const DUPLICATE_SOP_INSTANCE: u16 = 0x0111;
 /// CommandDataSetType: no data set follows.
 const NO_DATASET: u16 = 0x0101;
 /// CommandDataSetType: a data set follows.

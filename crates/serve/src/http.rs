@@ -112,13 +112,29 @@ async fn one(State(s): St, Path(id): Path<i64>) -> Response {
     }
 }
 
+/// Suffix of the lesion mask in a job's folder (BIDS-derivative name with the job's entities,
+/// as `strokeseg segment` writes it).
+const MASK_SUFFIX: &str = "_desc-lesion_mask.nii.gz";
+
 async fn file(State(s): St, Path((id, name)): Path<(i64, String)>) -> Response {
     // Fixed names only: nothing from the request reaches the file system but the integer id.
+    let dir = worker::job_dir(&s.cfg.data_dir, id);
     let (file, ctype) = match name.as_str() {
-        "report.json" => ("report.json", "application/json"),
-        "overlay.png" => ("overlay.png", "image/png"),
-        "key_images.png" => ("key_images.png", "image/png"),
-        "mask" | "lesion_mask.nii.gz" => ("lesion_mask.nii.gz", "application/gzip"),
+        "report.json" => ("report.json".to_string(), "application/json"),
+        "overlay.png" => ("overlay.png".to_string(), "image/png"),
+        "key_images.png" => ("key_images.png".to_string(), "image/png"),
+        "mask" | "lesion_mask.nii.gz" => {
+            // Results of versions before report schema 3 are named `lesion_mask.nii.gz`.
+            let found = std::fs::read_dir(&dir).ok().and_then(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .find(|n| n.ends_with(MASK_SUFFIX) || n == "lesion_mask.nii.gz")
+            });
+            (
+                found.unwrap_or_else(|| "lesion_mask.nii.gz".into()),
+                "application/gzip",
+            )
+        }
         _ => {
             return error(
                 StatusCode::NOT_FOUND,
@@ -126,8 +142,7 @@ async fn file(State(s): St, Path((id, name)): Path<(i64, String)>) -> Response {
             )
         }
     };
-    let path = worker::job_dir(&s.cfg.data_dir, id).join(file);
-    match tokio::fs::read(&path).await {
+    match tokio::fs::read(dir.join(&file)).await {
         Ok(bytes) => ([(header::CONTENT_TYPE, ctype)], bytes).into_response(),
         Err(_) => error(
             StatusCode::NOT_FOUND,
@@ -155,6 +170,10 @@ async fn upload(State(s): St, body: Bytes) -> Response {
         }
         Ok(Err(e @ ingest::Rejected::Io(_))) => {
             error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+        }
+        Ok(Err(e @ ingest::Rejected::Conflict(_))) => {
+            tracing::warn!("rejected upload: {e}");
+            error(StatusCode::CONFLICT, e.to_string())
         }
         Ok(Err(e)) => error(StatusCode::BAD_REQUEST, e.to_string()),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),

@@ -31,6 +31,14 @@ pub enum Rejected {
     /// Storing failed on our side.
     #[error("cannot store: {0}")]
     Io(String),
+    /// The SOP Instance UID was received before with different content (issue 16 item 14).
+    /// Policy: the first copy is kept and results made from it stay valid; the different
+    /// resend is refused and logged. An identical resend is accepted as a duplicate.
+    #[error(
+        "SOP Instance UID {0} was already received with different content; the first copy is \
+         kept (send a corrected image with a new SOP Instance UID)"
+    )]
+    Conflict(String),
 }
 
 /// Identifiers of a received instance.
@@ -279,6 +287,16 @@ impl Checked {
         self.obj
             .write_to_file(&tmp)
             .map_err(|e| Rejected::Io(format!("{}: {e}", tmp.display())))?;
+        if path.is_file() {
+            // A resend: the same bytes are a harmless duplicate; different bytes under the
+            // same UID are refused, so a finished result never silently changes its input.
+            let same = std::fs::read(&tmp).ok() == std::fs::read(&path).ok();
+            let _ = std::fs::remove_file(&tmp);
+            if same {
+                return Ok(path);
+            }
+            return Err(Rejected::Conflict(self.ids.sop.clone()));
+        }
         std::fs::rename(&tmp, &path)
             .map_err(|e| Rejected::Io(format!("{}: {e}", path.display())))?;
         Ok(path)

@@ -40,8 +40,9 @@ pub struct JobResult {
 /// The work done on one complete study.
 pub trait Processor: Send + Sync + 'static {
     /// Processes the diffusion instances in `study_dir` (a folder of DICOM files), writing
-    /// results into `out_dir` (empty, created): `report.json`, `overlay.png` and
-    /// `lesion_mask.nii.gz` are served by the HTTP API.
+    /// results into `out_dir` (empty, created): `report.json`, `key_images.png`,
+    /// `overlay.png` and the mask (`*_desc-lesion_mask.nii.gz`, or `lesion_mask.nii.gz`) are
+    /// served by the HTTP API.
     ///
     /// # Errors
     /// Any failure; the job is marked failed with the message.

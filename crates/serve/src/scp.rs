@@ -213,10 +213,10 @@ fn handle_pdv(
                             p.sop_instance,
                             assoc.peer_ae_title()
                         );
-                        let code = if matches!(e, ingest::Rejected::Io(_)) {
-                            dimse::OUT_OF_RESOURCES
-                        } else {
-                            dimse::CANNOT_UNDERSTAND
+                        let code = match e {
+                            ingest::Rejected::Io(_) => dimse::OUT_OF_RESOURCES,
+                            ingest::Rejected::Conflict(_) => dimse::DUPLICATE_SOP_INSTANCE,
+                            _ => dimse::CANNOT_UNDERSTAND,
                         };
                         (code, Some(e.to_string()))
                     }

@@ -562,3 +562,70 @@ fn association_cap_and_declared_oversize_bodies_are_refused_at_once() {
     assert!(head.starts_with("HTTP/1.1 413"), "{head}");
     svc.stop();
 }
+
+/// Issue 16 item 14: a SOP Instance UID resent with different content used to overwrite the
+/// stored instance of a finished study silently. Policy: an identical resend is a harmless
+/// duplicate; a different one is refused (HTTP 409, C-STORE 0x0111) and the first copy kept.
+#[test]
+fn a_resent_instance_with_different_content_is_refused_and_the_first_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = Arc::new(FakeProcessor::new(Duration::ZERO));
+    let data = tmp.path().join("data");
+    let (svc, http, dicom) = start(&data, 0.3, Arc::clone(&p));
+    let files = dwi_series(&tmp.path().join("s"), 31, 3);
+    let st = store_files(&dicom, "TESTSCU", "STROKESEG", &files).unwrap();
+    assert!(st.iter().all(|(_, s)| s.status == 0));
+    let j = wait_for(&http, TOKEN, Duration::from_secs(30), |j| {
+        j.len() == 1 && all_finished(j)
+    });
+    assert_eq!(j[0]["status"], "done", "{j:?}");
+    let stored_before: Vec<(std::path::PathBuf, Vec<u8>)> = walk(&data.join("studies"))
+        .into_iter()
+        .filter(|f| f.is_file())
+        .map(|f| {
+            let b = std::fs::read(&f).unwrap();
+            (f, b)
+        })
+        .collect();
+    assert_eq!(stored_before.len(), 3);
+
+    // The same bytes again: accepted as a duplicate, by HTTP and by C-STORE.
+    let (s, body) = post(
+        &format!("{http}/instances"),
+        Some(TOKEN),
+        &std::fs::read(&files[0]).unwrap(),
+    );
+    assert_eq!(s, 200, "{body}");
+    let st = store_files(&dicom, "TESTSCU", "STROKESEG", &files[..1]).unwrap();
+    assert_eq!(st[0].1.status, 0);
+
+    // Different content under the same SOP Instance UID: refused, named, first copy kept.
+    edit_files(&files[..1], |o| {
+        o.put(dicom_core::DataElement::new(
+            dicom_dictionary_std::tags::SERIES_DESCRIPTION,
+            dicom_core::VR::LO,
+            dicom_core::PrimitiveValue::from("edited after the result"),
+        ));
+    });
+    let (s, body) = post(
+        &format!("{http}/instances"),
+        Some(TOKEN),
+        &std::fs::read(&files[0]).unwrap(),
+    );
+    assert_eq!(s, 409, "{body}");
+    assert!(
+        body.contains("already received with different content"),
+        "{body}"
+    );
+    let st = store_files(&dicom, "TESTSCU", "STROKESEG", &files[..1]).unwrap();
+    assert_eq!(st[0].1.status, 0x0111, "C-STORE: Duplicate SOP Instance");
+    for (f, b) in &stored_before {
+        assert_eq!(&std::fs::read(f).unwrap(), b, "{} changed", f.display());
+    }
+    // No new job, and the finished one was not re-run.
+    std::thread::sleep(Duration::from_millis(800));
+    let j = jobs(&http, TOKEN);
+    assert_eq!((j.len(), j[0]["status"].as_str()), (1, Some("done")));
+    assert_eq!(p.calls.lock().unwrap().len(), 1);
+    svc.stop();
+}

@@ -73,6 +73,13 @@ fn walk_study_files(
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        // A symlinked folder is not followed (as in DICOM folder scans): a link into itself
+        // would otherwise be walked again at every depth (issue 16 item 16).
+        let linked_dir =
+            std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) && p.is_dir();
+        if linked_dir {
+            continue;
+        }
         if p.is_dir() {
             if depth < 5
                 && name != "derivatives"
@@ -154,6 +161,46 @@ pub fn pick(role: Role, mut files: Vec<PathBuf>) -> (Option<PathBuf>, Option<Str
     (Some(chosen), Some(w))
 }
 
+/// The truth (lesion) mask of a study folder as the ISLES'22/BIDS layout keeps it: the first
+/// `*_msk.nii.gz`, `*_msk.nii` or `*_lesion.nii.gz` (sorted walk) under
+/// `<parent>/derivatives/<folder name>/`, else inside the folder itself. One rule for every
+/// reader of labelled datasets (training, implanting).
+#[must_use]
+pub fn find_truth_mask(study_dir: &std::path::Path) -> Option<std::path::PathBuf> {
+    let name = study_dir.file_name()?;
+    let mut roots = Vec::new();
+    if let Some(parent) = study_dir.parent() {
+        roots.push(parent.join("derivatives").join(name));
+    }
+    roots.push(study_dir.to_path_buf());
+    for root in roots.into_iter().filter(|r| r.is_dir()) {
+        let mut stack = vec![root];
+        while let Some(d) = stack.pop() {
+            let Ok(rd) = std::fs::read_dir(&d) else {
+                continue;
+            };
+            let mut entries: Vec<std::path::PathBuf> =
+                rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+            entries.sort();
+            for p in entries {
+                let n = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_ascii_lowercase())
+                    .unwrap_or_default();
+                if p.is_dir() {
+                    stack.push(p);
+                } else if n.ends_with("_msk.nii.gz")
+                    || n.ends_with("_msk.nii")
+                    || n.ends_with("_lesion.nii.gz")
+                {
+                    return Some(p);
+                }
+            }
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,44 +241,4 @@ mod tests {
         assert_eq!(p.unwrap(), PathBuf::from("a/x_dwi.nii.gz"));
         assert!(w.unwrap().contains("x_dwi_rerun"));
     }
-}
-
-/// The truth (lesion) mask of a study folder as the ISLES'22/BIDS layout keeps it: the first
-/// `*_msk.nii.gz`, `*_msk.nii` or `*_lesion.nii.gz` (sorted walk) under
-/// `<parent>/derivatives/<folder name>/`, else inside the folder itself. One rule for every
-/// reader of labelled datasets (training, implanting).
-#[must_use]
-pub fn find_truth_mask(study_dir: &std::path::Path) -> Option<std::path::PathBuf> {
-    let name = study_dir.file_name()?;
-    let mut roots = Vec::new();
-    if let Some(parent) = study_dir.parent() {
-        roots.push(parent.join("derivatives").join(name));
-    }
-    roots.push(study_dir.to_path_buf());
-    for root in roots.into_iter().filter(|r| r.is_dir()) {
-        let mut stack = vec![root];
-        while let Some(d) = stack.pop() {
-            let Ok(rd) = std::fs::read_dir(&d) else {
-                continue;
-            };
-            let mut entries: Vec<std::path::PathBuf> =
-                rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-            entries.sort();
-            for p in entries {
-                let n = p
-                    .file_name()
-                    .map(|n| n.to_string_lossy().to_ascii_lowercase())
-                    .unwrap_or_default();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if n.ends_with("_msk.nii.gz")
-                    || n.ends_with("_msk.nii")
-                    || n.ends_with("_lesion.nii.gz")
-                {
-                    return Some(p);
-                }
-            }
-        }
-    }
-    None
 }

@@ -128,7 +128,10 @@ impl Processor for FakeProcessor {
         let summary = serde_json::json!({"n_files": n});
         std::fs::write(out_dir.join("report.json"), summary.to_string())?;
         std::fs::write(out_dir.join("overlay.png"), b"\x89PNG fake")?;
-        std::fs::write(out_dir.join("lesion_mask.nii.gz"), b"mask")?;
+        std::fs::write(
+            out_dir.join("sub-job_space-orig_desc-lesion_mask.nii.gz"),
+            b"mask",
+        )?;
         Ok(JobResult {
             summary,
             dicom_files: Vec::new(),
