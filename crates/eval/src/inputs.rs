@@ -158,8 +158,29 @@ pub fn truth_masks(dir: &Path) -> Result<BTreeMap<String, Found>, InputError> {
     Ok(out)
 }
 
-/// Predicted masks in `dir`: `strokeseg segment --out` folders (`<study>/lesion_mask.nii.gz`
-/// with `report.json`), `sub-*/` studies with `*_msk.nii.gz`, or plain mask files.
+/// The mask `strokeseg segment` wrote into a study folder: `*_desc-lesion_mask.nii.gz`
+/// (BIDS-derivative name), or `lesion_mask.nii.gz` (before report schema 3).
+fn segment_mask(dir: &Path) -> Option<PathBuf> {
+    let old = dir.join("lesion_mask.nii.gz");
+    if old.is_file() {
+        return Some(old);
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file()
+                && p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().ends_with("_desc-lesion_mask.nii.gz"))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().next()
+}
+
+/// Predicted masks in `dir`: `strokeseg segment --out` folders (`<study>/*_desc-lesion_mask.nii.gz`,
+/// or `lesion_mask.nii.gz` before report schema 3, with `report.json`), `sub-*/` studies with `*_msk.nii.gz`, or plain mask files.
 ///
 /// # Errors
 /// [`InputError`] when `dir` is unreadable or holds no mask.
@@ -169,8 +190,8 @@ pub fn pred_masks(dir: &Path) -> Result<BTreeMap<String, Found>, InputError> {
     for p in list(dir)? {
         let name = name_of(&p);
         if p.is_dir() {
-            let m = p.join("lesion_mask.nii.gz");
-            if m.is_file() {
+            let m = segment_mask(&p);
+            if let Some(m) = m {
                 let r = p.join("report.json");
                 let report = r.is_file().then_some(r);
                 insert(&mut out, case_key(&name), Found { mask: m, report })?;
@@ -198,7 +219,7 @@ pub fn pred_masks(dir: &Path) -> Result<BTreeMap<String, Found>, InputError> {
     if out.is_empty() {
         return Err(InputError::Empty {
             path: dir.to_path_buf(),
-            reason: "no predicted masks: expected <study>/lesion_mask.nii.gz (strokeseg segment --out) or mask files".into(),
+            reason: "no predicted masks: expected <study>/*_desc-lesion_mask.nii.gz (strokeseg segment --out) or mask files".into(),
         });
     }
     Ok(out)

@@ -42,7 +42,13 @@ fn layout(root: &Path, studies: &[(&str, Mask, Mask, f32)], manifest: &serde_jso
         write_mask(&d.join(format!("{id}_ses-0001_msk.nii.gz")), t, "truth").unwrap();
         let pd = root.join("pred").join(id);
         std::fs::create_dir_all(&pd).unwrap();
-        write_mask(&pd.join("lesion_mask.nii.gz"), p, "pred").unwrap();
+        // As `strokeseg segment` names it (BIDS derivative); the CLI test keeps the old name.
+        write_mask(
+            &pd.join(format!("{id}_space-orig_desc-lesion_mask.nii.gz")),
+            p,
+            "pred",
+        )
+        .unwrap();
         report(
             &pd,
             *score,

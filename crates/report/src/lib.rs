@@ -8,6 +8,7 @@
 pub mod json;
 pub mod keyimages;
 pub mod montage;
+pub mod names;
 pub mod plot;
 pub mod text;
 

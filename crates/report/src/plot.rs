@@ -147,6 +147,7 @@ pub fn roc(points: &[(f64, f64)], auc: Option<f64>) -> RgbImage {
         c.configure_mesh()
             .x_desc("1 - specificity")
             .y_desc("sensitivity")
+            .light_line_style(WHITE.mix(0.0))
             .label_style((FAMILY, 14))
             .axis_desc_style((FAMILY, 15))
             .draw()?;
@@ -203,6 +204,7 @@ pub fn bland_altman(truth_ml: &[f64], pred_ml: &[f64]) -> RgbImage {
         c.configure_mesh()
             .x_desc("mean of truth and predicted volume (mL)")
             .y_desc("predicted - truth (mL)")
+            .light_line_style(WHITE.mix(0.0))
             .label_style((FAMILY, 14))
             .axis_desc_style((FAMILY, 15))
             .draw()?;
@@ -256,6 +258,7 @@ pub fn sensitivity_bars(title: &str, bins: &[(String, usize, Option<f64>)]) -> R
             .x_labels(0)
             .x_desc("truth lesion volume")
             .y_desc("lesion sensitivity")
+            .light_line_style(WHITE.mix(0.0))
             .label_style((FAMILY, 14))
             .axis_desc_style((FAMILY, 15))
             .draw()?;

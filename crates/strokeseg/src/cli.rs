@@ -57,9 +57,12 @@ pub enum Command {
     Train(TrainArgs),
     /// Segment acute infarcts: lesion mask, lesion table, patient-level call, overlay picture.
     ///
-    /// For each study writes OUT/<study>/lesion_mask.nii.gz (on the study's own DWI grid),
-    /// report.json (schema in docs/report-schema.md), overlay.png, and with --prob the
-    /// probability map; prints one summary line per study. Accepts any study `inspect` does.
+    /// For each study writes into OUT/<study>/ the lesion mask
+    /// <entities>_space-orig_desc-lesion_mask.nii.gz (BIDS-derivative name, on the study's own
+    /// DWI grid), report.json (docs/report-schema.md), key_images.png, overlay.png, and with
+    /// --prob the probability map (*_desc-lesion_probseg.nii.gz); OUT gets a BIDS
+    /// dataset_description.json. Prints one summary line per study. Accepts any study
+    /// `inspect` does.
     Segment(SegmentArgs),
     /// Run as a service: a DICOM listener (C-STORE) and an HTTP API; each received study is
     /// segmented once complete, and its DICOM SEG + Secondary Capture sent to the PACS.
@@ -90,7 +93,7 @@ pub enum Command {
     /// Score predicted lesion masks against truth masks (no model): the ISLES'22 metrics,
     /// lesion-wise sensitivity by size and region, false positives, patient-level statistics.
     ///
-    /// --pred is a `segment --out` folder (<study>/lesion_mask.nii.gz, with report.json for
+    /// --pred is a `segment --out` folder (<study>/*_desc-lesion_mask.nii.gz, with report.json for
     /// the patient score and operating points) or a folder of mask files; --truth a dataset
     /// folder (sub-*/ studies with *_msk.nii.gz, as `synth` writes and ISLES'22 ships) or a
     /// folder of mask files. Studies are matched by name (sub-XXX, or the file name without

@@ -68,13 +68,15 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<Status> {
         &seg,
         &a.model,
         &data.join(&truth.id).display().to_string(),
+        &truth.id,
         false,
     )?;
     println!("{}", serde_json::to_string_pretty(&r)?);
     println!("{}", summary_line(&truth.id, &r));
     println!(
-        "outputs in {} (key_images.png, overlay.png, report.json, lesion_mask.nii.gz)",
-        out.display()
+        "outputs in {} (key_images.png, overlay.png, report.json, {})",
+        out.display(),
+        r.files.lesion_mask
     );
     Ok(Status::Ok)
 }

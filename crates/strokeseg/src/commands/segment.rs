@@ -14,6 +14,7 @@ use strokeseg_measure::{call, LesionConfig};
 use strokeseg_report::json::{
     Call, CallAt, Files, ModelInfo, PatientCall, Report, Software, StudyInfo, SCHEMA_VERSION,
 };
+use strokeseg_report::names::{entities, MASK_SUFFIX, PROB_SUFFIX};
 use strokeseg_report::text::with_header;
 use strokeseg_report::{montage, pick_slices, Row};
 
@@ -52,6 +53,7 @@ pub fn build_report(
     s: &Segmenter,
     m: &ModelArgs,
     input: &str,
+    name: &str,
     prob_file: bool,
 ) -> Report {
     let all: Vec<CallAt> = s
@@ -107,8 +109,8 @@ pub fn build_report(
         total_lesion_volume_ml: seg.lesions.iter().map(|l| l.volume_ml).sum(),
         lesions: seg.lesions.clone(),
         files: Files {
-            lesion_mask: "lesion_mask.nii.gz".into(),
-            probability: prob_file.then(|| "probability.nii.gz".into()),
+            lesion_mask: format!("{}{MASK_SUFFIX}", entities(name)),
+            probability: prob_file.then(|| format!("{}{PROB_SUFFIX}", entities(name))),
             overlay_png: "overlay.png".into(),
             key_images_png: KEY_IMAGES_FILE.into(),
             dicom: None,
@@ -300,12 +302,14 @@ pub fn write_outputs(
     s: &Segmenter,
     m: &ModelArgs,
     input: &str,
+    name: &str,
     prob: bool,
 ) -> anyhow::Result<Report> {
-    write_outputs_with_dicom(dir, seg, study, s, m, input, prob, None)
+    write_outputs_with_dicom(dir, seg, study, s, m, input, name, prob, None)
 }
 
 /// [`write_outputs`], plus the DICOM SEG and Secondary Capture into `dicom` when given.
+/// `name` gives the BIDS entities of the NIfTI outputs (`strokeseg_report::names`).
 #[allow(clippy::too_many_arguments)]
 pub fn write_outputs_with_dicom(
     dir: &Path,
@@ -314,24 +318,21 @@ pub fn write_outputs_with_dicom(
     s: &Segmenter,
     m: &ModelArgs,
     input: &str,
+    name: &str,
     prob: bool,
     dicom: Option<&Path>,
 ) -> anyhow::Result<Report> {
     let t = Instant::now();
     super::staged::write_staged(dir, "report.json", |stage| {
+        let mut r = build_report(seg, study, s, m, input, name, prob);
         write_mask(
-            &stage.join("lesion_mask.nii.gz"),
+            &stage.join(&r.files.lesion_mask),
             &seg.mask,
             "strokeseg lesion mask (research use only)",
         )?;
-        if prob {
-            write_volume(
-                &stage.join("probability.nii.gz"),
-                &seg.prob,
-                "strokeseg lesion probability",
-            )?;
+        if let Some(p) = &r.files.probability {
+            write_volume(&stage.join(p), &seg.prob, "strokeseg lesion probability")?;
         }
-        let mut r = build_report(seg, study, s, m, input, prob);
         let pic = overlay(seg, study, &r);
         pic.save(stage.join("overlay.png"))
             .with_context(|| format!("cannot write {}", dir.join("overlay.png").display()))?;
@@ -473,10 +474,23 @@ pub fn run(a: &SegmentArgs) -> anyhow::Result<Status> {
             &seg,
             &a.model,
             &input,
+            &name,
             a.prob,
             dicom_dir.as_deref(),
         )?;
+        write_dataset_description(&a.out)?;
         println!("{}", summary_line(&name, &r));
     }
     Ok(status)
+}
+
+/// `dataset_description.json` (BIDS derivatives) at the root of `--out`, written once: a
+/// file already there (the user's, or an earlier run's) is left as it is.
+fn write_dataset_description(out: &Path) -> anyhow::Result<()> {
+    let p = out.join("dataset_description.json");
+    if !p.exists() {
+        let text = serde_json::to_string_pretty(&strokeseg_report::names::dataset_description())?;
+        std::fs::write(&p, text + "\n").with_context(|| format!("cannot write {}", p.display()))?;
+    }
+    Ok(())
 }

@@ -49,6 +49,12 @@ impl Processor for Segment {
             &seg,
             &self.model,
             &input,
+            &format!(
+                "job{}",
+                out_dir
+                    .file_name()
+                    .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+            ),
             false,
             Some(&out_dir.join("dicom")),
         )?;

@@ -113,8 +113,9 @@ fn segment_writes_seg_and_secondary_capture_that_validators_accept() {
     assert_ne!(files["seg_series_uid"], files["sc_series_uid"]);
 
     // Our reader: the SEG is a volume on the DWI grid holding exactly the NIfTI lesion mask.
-    let mask =
-        strokeseg_io::nifti_io::read_volume(&out.join(name).join("lesion_mask.nii.gz")).unwrap();
+    let mask_name = report["files"]["lesion_mask"].as_str().unwrap();
+    assert!(mask_name.ends_with("_space-orig_desc-lesion_mask.nii.gz"));
+    let mask = strokeseg_io::nifti_io::read_volume(&out.join(name).join(mask_name)).unwrap();
     let scan = strokeseg_io::dicom::scan_dir(&dcm.join(name)).unwrap();
     assert_eq!(scan.series.len(), 1, "{:?}", scan.warnings);
     assert_eq!(

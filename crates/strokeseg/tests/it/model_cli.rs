@@ -99,7 +99,14 @@ fn train_calibrate_segment_validate_with_a_tiny_model() {
         &study.join("ses-0001/dwi/sub-sitec0001_ses-0001_dwi.nii.gz"),
     )
     .unwrap();
-    let mask = strokeseg_io::nifti_io::read_volume(&dir.join("lesion_mask.nii.gz")).unwrap();
+    // BIDS-derivative names with the study's entities; the segment --out root is described.
+    let mask_file = dir.join("sub-sitec0001_space-orig_desc-lesion_mask.nii.gz");
+    let mask = strokeseg_io::nifti_io::read_volume(&mask_file).unwrap();
+    let dd: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(seg_out.join("dataset_description.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(dd["DatasetType"], "derivative");
     assert_eq!(mask.dims(), dwi.dims());
     assert!(mask
         .affine()
@@ -114,7 +121,14 @@ fn train_calibrate_segment_validate_with_a_tiny_model() {
     assert_eq!(r["model"]["trained_on_synthetic_data_only"], true);
     assert!(r["patient"]["call"] == "infarct" || r["patient"]["call"] == "no_infarct");
     assert_eq!(r["study"]["inputs_used"], serde_json::json!(["dwi", "adc"]));
-    assert!(dir.join("overlay.png").is_file() && dir.join("probability.nii.gz").is_file());
+    assert_eq!(
+        r["files"]["lesion_mask"],
+        "sub-sitec0001_space-orig_desc-lesion_mask.nii.gz"
+    );
+    assert!(dir.join("overlay.png").is_file() && dir.join("key_images.png").is_file());
+    assert!(dir
+        .join("sub-sitec0001_space-orig_desc-lesion_probseg.nii.gz")
+        .is_file());
     // validate writes metrics with the agreed fields
     let vout = d.path().join("val_metrics");
     let out = strokeseg(&[
