@@ -351,17 +351,11 @@ fn child_server() {
                     .create(true)
                     .open(&self.1)
                     .unwrap();
-                writeln!(
-                    f,
-                    "{what} {}",
-                    study
-                        .parent()
-                        .unwrap()
-                        .file_name()
-                        .unwrap()
-                        .to_string_lossy()
-                )
-                .unwrap();
+                // One write per line: `writeln!` may issue several, and two workers'
+                // lines then interleave ("startstart A\n B").
+                let uid = study.parent().unwrap().file_name().unwrap();
+                let text = format!("{what} {}\n", uid.to_string_lossy());
+                f.write_all(text.as_bytes()).unwrap();
             };
             line("start");
             let r = self.0.process(study, out);

@@ -44,12 +44,12 @@ fn segment_fast_and_burn_engines_give_the_same_probabilities() {
             "--no-register",
         ]);
         assert_eq!(out.code, 0, "{engine}: {}", out.stderr);
+        // The study's folder (beside it: the BIDS dataset_description.json).
         let dir = std::fs::read_dir(&out_dir)
             .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path();
+            .map(|e| e.unwrap().path())
+            .find(|p| p.is_dir())
+            .unwrap();
         let prob = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().path())
