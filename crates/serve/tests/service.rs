@@ -623,3 +623,86 @@ fn a_resent_instance_with_different_content_is_refused_and_the_first_kept() {
     assert_eq!(p.calls.lock().unwrap().len(), 1);
     svc.stop();
 }
+
+/// Peak resident memory of this test process (VmHWM), in MB; `None` off Linux.
+fn peak_rss_mb() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = s
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Issue 16, "done when": 20 hostile instances at once (2,000 nested sequences; a 4 GB
+/// declared length), by C-STORE and by HTTP, while a normal study arrives: every hostile one
+/// is refused, memory stays bounded (one of them used to take 4.2 GB), and the normal study
+/// is processed.
+#[test]
+fn twenty_hostile_instances_at_once_leave_memory_bounded_and_a_normal_study_processed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = Arc::new(FakeProcessor::new(Duration::ZERO));
+    let data = tmp.path().join("data");
+    let (svc, http, dicom) = start(&data, 0.5, Arc::clone(&p));
+    let src = dwi_series(&tmp.path().join("src"), 41, 1);
+    let obj = dicom_object::open_file(&src[0]).unwrap();
+    let mut ds = Vec::new();
+    let ts = dicom_transfer_syntax_registry::entries::EXPLICIT_VR_LITTLE_ENDIAN.erased();
+    InMemDicomObject::write_dataset_with_ts(&obj, &mut ds, &ts).unwrap();
+    let file = std::fs::read(&src[0]).unwrap();
+    let kinds = [nested_sequences(2000), huge_declared_length()];
+    let before = peak_rss_mb();
+    let good = dwi_series(&tmp.path().join("good"), 42, 3);
+    std::thread::scope(|s| {
+        let mut handles = Vec::new();
+        for i in 0..20usize {
+            let insert = &kinds[i % 2];
+            let (ds, file, dicom, http) = (&ds, &file, &dicom, &http);
+            handles.push(s.spawn(move || {
+                if i < 10 {
+                    let class = "1.2.840.10008.5.1.4.1.1.4".to_string();
+                    let mut scu = Scu::connect(
+                        dicom,
+                        "TESTSCU",
+                        "STROKESEG",
+                        &[(class.clone(), vec!["1.2.840.10008.1.2.1".into()])],
+                    )
+                    .unwrap();
+                    let st = scu
+                        .store_raw(
+                            &class,
+                            &format!("1.2.3.4.{i}"),
+                            &before_pixel_data(ds, insert),
+                        )
+                        .unwrap();
+                    let _ = scu.release();
+                    st.status != 0
+                } else {
+                    let bytes = before_pixel_data(file, insert);
+                    post(&format!("{http}/instances"), Some(TOKEN), &bytes).0 == 400
+                }
+            }));
+        }
+        let st = store_files(&dicom, "TESTSCU", "STROKESEG", &good).unwrap();
+        assert!(st.iter().all(|(_, s)| s.status == 0), "{st:?}");
+        let refused = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|&r| r)
+            .count();
+        assert_eq!(refused, 20, "every hostile instance is refused");
+    });
+    let j = wait_for(&http, TOKEN, Duration::from_secs(30), |j| {
+        j.len() == 1 && all_finished(j)
+    });
+    assert_eq!(j.len(), 1, "only the normal study became a job: {j:#?}");
+    assert_eq!(j[0]["status"], "done");
+    if let (Some(a), Some(b)) = (before, peak_rss_mb()) {
+        eprintln!("peak RSS {a:.0} MB before, {b:.0} MB after the 20 hostile instances");
+        assert!(b - a < 1024.0, "peak memory grew by {:.0} MB", b - a);
+    }
+    svc.stop();
+}
