@@ -140,13 +140,32 @@ pub fn scan_dir(dir: &Path) -> Result<DicomScan, InputError> {
     if by_series.is_empty() {
         return Err(InputError::Empty {
             path: dir.to_path_buf(),
-            reason: format!("no DICOM image found ({n_files} files looked at)"),
+            reason: format!(
+                "no DICOM image found ({n_files} files looked at){}",
+                skipped_note(&scan.warnings, "skipped")
+            ),
         });
     }
     let n_candidates = by_series.len();
     for frames in by_series.into_values() {
-        if let Some(s) = geometry::assemble_series(frames, &mut scan.warnings)? {
-            scan.series.push(s);
+        match geometry::assemble_series(frames, &mut scan.warnings) {
+            Ok(Some(s)) => scan.series.push(s),
+            Ok(None) => {}
+            // A series with a gap often lost its images to files that were skipped (a damaged
+            // slice, a missing UID, an odd NumberOfFrames): name them with the error.
+            Err(InputError::Dicom { path, reason }) => {
+                return Err(InputError::Dicom {
+                    path,
+                    reason: format!(
+                        "{reason}{}",
+                        skipped_note(
+                            &scan.warnings,
+                            "skipped while reading, possibly the missing images"
+                        )
+                    ),
+                })
+            }
+            Err(e) => return Err(e),
         }
     }
     if scan.series.is_empty() {
@@ -163,6 +182,24 @@ pub fn scan_dir(dir: &Path) -> Result<DicomScan, InputError> {
             .cmp(&(b.series_number.unwrap_or(i64::MAX), &b.series_uid))
     });
     Ok(scan)
+}
+
+/// "; <what>: w1; w2; … (and N more)" of the reader's warnings, or "" when there are none.
+fn skipped_note(warnings: &[String], what: &str) -> String {
+    if warnings.is_empty() {
+        return String::new();
+    }
+    let shown: Vec<&str> = warnings.iter().take(4).map(String::as_str).collect();
+    let more = warnings.len().saturating_sub(shown.len());
+    format!(
+        "; {what}: {}{}",
+        shown.join("; "),
+        if more > 0 {
+            format!(" (and {more} more)")
+        } else {
+            String::new()
+        }
+    )
 }
 
 fn warn(scan: &mut DicomScan, msg: String) {

@@ -312,3 +312,48 @@ fn empty_or_damaged_end_slice_is_an_error_naming_it() {
     std::fs::write(dir.path().join("README.txt"), b"notes").unwrap();
     assert!(scan_dir(dir.path()).is_ok());
 }
+
+/// Issue 16 item 13: a middle slice made unreadable in a way the reader skips (here
+/// NumberOfFrames = 65535 without per-frame geometry) left only "missing slices at … mm"; the
+/// error now names the skipped file and why.
+#[test]
+fn missing_slices_error_names_the_skipped_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = volume([8, 6, 5], oblique_affine(), b0_values);
+    let files = write_mr_series(dir.path(), &v, &opts(&uid_from(21), None, 1)).unwrap();
+    let mid = &files[files.len() / 2];
+    let mut o = dicom_object::open_file(mid).unwrap();
+    o.put(dicom_core::DataElement::new(
+        dicom_dictionary_std::tags::NUMBER_OF_FRAMES,
+        dicom_core::VR::IS,
+        dicom_core::PrimitiveValue::from("65535"),
+    ));
+    o.write_to_file(mid).unwrap();
+    let e = scan_dir(dir.path()).expect_err("refused").to_string();
+    assert!(e.contains("missing slices"), "{e}");
+    let name = mid.display().to_string();
+    assert!(e.contains(&name) && e.contains("65535 frames"), "{e}");
+}
+
+/// Issue 16 item 13: a folder of colour images said "no DICOM image found" with no reason.
+#[test]
+fn no_image_error_says_why_files_were_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = volume([8, 6, 3], oblique_affine(), b0_values);
+    let files = write_mr_series(dir.path(), &v, &opts(&uid_from(22), None, 1)).unwrap();
+    for f in &files {
+        let mut o = dicom_object::open_file(f).unwrap();
+        o.put(dicom_core::DataElement::new(
+            dicom_dictionary_std::tags::SAMPLES_PER_PIXEL,
+            dicom_core::VR::US,
+            dicom_core::PrimitiveValue::from(3u16),
+        ));
+        o.write_to_file(f).unwrap();
+    }
+    let e = scan_dir(dir.path()).expect_err("refused").to_string();
+    assert!(e.contains("no DICOM image found"), "{e}");
+    assert!(
+        e.contains("samples per pixel") && e.contains(&files[0].display().to_string()),
+        "{e}"
+    );
+}
