@@ -171,8 +171,10 @@ fn segment_mask(dir: &Path) -> Option<PathBuf> {
         .map(|e| e.path())
         .filter(|p| {
             p.is_file()
-                && p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().ends_with("_desc-lesion_mask.nii.gz"))
+                && p.file_name().is_some_and(|n| {
+                    n.to_string_lossy()
+                        .ends_with(strokeseg_report::names::MASK_SUFFIX)
+                })
         })
         .collect();
     found.sort();

@@ -6,21 +6,24 @@
 //! anterior up) and "RESEARCH USE ONLY", in anti-aliased text (DejaVu Sans, embedded;
 //! `fonts/DejaVuSans-LICENSE.txt`).
 
+use crate::montage::window;
 use ab_glyph::{FontRef, PxScale};
 use image::{Rgb, RgbImage};
 use imageproc::drawing::{draw_filled_rect_mut, draw_text_mut, text_size};
 use imageproc::rect::Rect;
-use strokeseg_core::{percentile_in_place, Image, Reoriented, Volume};
+use strokeseg_core::{Image, Reoriented, Volume};
 
-static FONT: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
+/// DejaVu Sans, embedded (also registered with plotters by `plot`).
+pub(crate) static FONT: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
 
 /// The embedded font (DejaVu Sans).
 ///
 /// # Panics
 /// Never: the font is compiled in and checked by a test.
 #[must_use]
-pub fn font() -> FontRef<'static> {
-    FontRef::try_from_slice(FONT).expect("the embedded DejaVu Sans parses")
+pub fn font() -> &'static FontRef<'static> {
+    static PARSED: std::sync::OnceLock<FontRef<'static>> = std::sync::OnceLock::new();
+    PARSED.get_or_init(|| FontRef::try_from_slice(FONT).expect("the embedded DejaVu Sans parses"))
 }
 
 /// One row of the legend.
@@ -119,18 +122,6 @@ pub fn key_slices(labels: &Image<u32>, ids: &[u32]) -> Vec<usize> {
     ks
 }
 
-fn window(v: &Volume) -> (f32, f32) {
-    let mut x: Vec<f32> = v
-        .data()
-        .iter()
-        .copied()
-        .filter(|&a| a > 0.0 && a.is_finite())
-        .collect();
-    let lo = percentile_in_place(&mut x, 1.0).unwrap_or(0.0);
-    let hi = percentile_in_place(&mut x, 99.5).unwrap_or(1.0);
-    (lo.min(0.0), if hi > lo { hi } else { lo + 1.0 })
-}
-
 /// (lesion number, screen position of its first pixel) per lesion seen in a panel.
 type Anchors = Vec<(u32, (u32, u32))>;
 
@@ -191,7 +182,7 @@ fn draw_panel(
 }
 
 fn text(out: &mut RgbImage, c: Rgb<u8>, x: u32, y: u32, size: f32, s: &str) {
-    draw_text_mut(out, c, x as i32, y as i32, PxScale::from(size), &font(), s);
+    draw_text_mut(out, c, x as i32, y as i32, PxScale::from(size), font(), s);
 }
 
 /// Renders the page.
@@ -240,7 +231,7 @@ pub fn key_images(p: &KeyPage<'_>) -> RgbImage {
     );
     text(&mut out, GREY, 16, 80, 16.0, &p.model);
     let ruo = "RESEARCH USE ONLY — not for diagnosis";
-    let (tw, _) = text_size(PxScale::from(18.0), &font(), ruo);
+    let (tw, _) = text_size(PxScale::from(18.0), font(), ruo);
     text(
         &mut out,
         Rgb([255, 200, 60]),

@@ -62,7 +62,9 @@ pub fn pick_slices(image: &Volume, outline: Option<&Mask>, n: usize) -> Vec<usiz
     ks
 }
 
-fn window(v: &Volume) -> (f32, f32) {
+/// Display window of an image: 1st–99.5th percentile of its positive voxels (shared with the
+/// key-image page).
+pub(crate) fn window(v: &Volume) -> (f32, f32) {
     let mut x: Vec<f32> = v
         .data()
         .iter()

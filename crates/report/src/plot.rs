@@ -16,6 +16,39 @@ pub const RED: Rgb<u8> = Rgb([200, 50, 40]);
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
 type Res = Result<(), Box<dyn std::error::Error>>;
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    BitMapBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// The axes every chart shares: title, the embedded font, axis descriptions, no fine grid;
+/// with `x_ticks` false the caller labels x itself (bar charts).
+fn axes<'a, 'b>(
+    root: &'a Area<'b>,
+    title: &str,
+    (x, y): (std::ops::Range<f64>, std::ops::Range<f64>),
+    (x_desc, y_desc): (&str, &str),
+    x_ticks: bool,
+) -> Result<Chart<'a, 'b>, Box<dyn std::error::Error>> {
+    let mut c = ChartBuilder::on(root)
+        .caption(title, (FAMILY, 20))
+        .margin(12)
+        .x_label_area_size(50)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x, y)?;
+    let mut mesh = c.configure_mesh();
+    mesh.x_desc(x_desc)
+        .y_desc(y_desc)
+        .light_line_style(WHITE.mix(0.0))
+        .label_style((FAMILY, 14))
+        .axis_desc_style((FAMILY, 15));
+    if !x_ticks {
+        mesh.disable_x_mesh().x_labels(0);
+    }
+    mesh.draw()?;
+    Ok(c)
+}
 
 fn rgb(c: Rgb<u8>) -> RGBColor {
     RGBColor(c[0], c[1], c[2])
@@ -27,17 +60,17 @@ fn render(w: u32, h: u32, f: impl FnOnce(&Area<'_>) -> Res) -> RgbImage {
     static FONT: Once = Once::new();
     FONT.call_once(|| {
         // The same bytes the key-image page uses; parsing is checked by its test.
-        let _ = plotters::style::register_font(
-            FAMILY,
-            FontStyle::Normal,
-            include_bytes!("../fonts/DejaVuSans.ttf"),
-        );
+        let _ = plotters::style::register_font(FAMILY, FontStyle::Normal, crate::keyimages::FONT);
     });
     let mut buf = vec![255u8; (w * h * 3) as usize];
     let mut failed = None;
     {
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
-        if let Err(e) = f(&root) {
+        if let Err(e) = root
+            .fill(&WHITE)
+            .map_err(Into::into)
+            .and_then(|()| f(&root))
+        {
             failed = Some(e.to_string());
         }
         let _ = root.present();
@@ -50,7 +83,7 @@ fn render(w: u32, h: u32, f: impl FnOnce(&Area<'_>) -> Res) -> RgbImage {
             8,
             8,
             ab_glyph::PxScale::from(16.0),
-            &crate::keyimages::font(),
+            crate::keyimages::font(),
             &format!("plot failed: {e}"),
         );
     }
@@ -92,19 +125,7 @@ pub fn line_chart(
     let (xmin, xmax) = range(xmin, xmax);
     let (ymin, ymax) = range(y_range.0, y_range.1);
     render(720, 440, |root| {
-        root.fill(&WHITE)?;
-        let mut c = ChartBuilder::on(root)
-            .caption(title, (FAMILY, 20))
-            .margin(12)
-            .x_label_area_size(44)
-            .y_label_area_size(56)
-            .build_cartesian_2d(xmin..xmax, ymin..ymax)?;
-        c.configure_mesh()
-            .x_desc(x_label)
-            .label_style((FAMILY, 14))
-            .axis_desc_style((FAMILY, 15))
-            .light_line_style(WHITE.mix(0.0))
-            .draw()?;
+        let mut c = axes(root, title, (xmin..xmax, ymin..ymax), (x_label, ""), true)?;
         for s in series {
             let col = rgb(s.color);
             let clamp = |p: &(f64, f64)| (p.0, p.1.clamp(ymin, ymax));
@@ -137,20 +158,13 @@ pub fn roc(points: &[(f64, f64)], auc: Option<f64>) -> RgbImage {
         None => "ROC, patient level".to_string(),
     };
     render(520, 520, |root| {
-        root.fill(&WHITE)?;
-        let mut c = ChartBuilder::on(root)
-            .caption(title, (FAMILY, 20))
-            .margin(12)
-            .x_label_area_size(44)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0.0..1.0, 0.0..1.0)?;
-        c.configure_mesh()
-            .x_desc("1 - specificity")
-            .y_desc("sensitivity")
-            .light_line_style(WHITE.mix(0.0))
-            .label_style((FAMILY, 14))
-            .axis_desc_style((FAMILY, 15))
-            .draw()?;
+        let mut c = axes(
+            root,
+            &title,
+            (0.0..1.0, 0.0..1.0),
+            ("1 - specificity", "sensitivity"),
+            true,
+        )?;
         c.draw_series(DashedLineSeries::new(
             [(0.0, 0.0), (1.0, 1.0)],
             6,
@@ -194,20 +208,16 @@ pub fn bland_altman(truth_ml: &[f64], pred_ml: &[f64]) -> RgbImage {
     let pad = ((ymax - ymin) * 0.12).max(0.01);
     let (ymin, ymax) = range(ymin - pad, ymax + pad);
     render(720, 440, |root| {
-        root.fill(&WHITE)?;
-        let mut c = ChartBuilder::on(root)
-            .caption("Volume Bland-Altman", (FAMILY, 20))
-            .margin(12)
-            .x_label_area_size(44)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0.0..xmax, ymin..ymax)?;
-        c.configure_mesh()
-            .x_desc("mean of truth and predicted volume (mL)")
-            .y_desc("predicted - truth (mL)")
-            .light_line_style(WHITE.mix(0.0))
-            .label_style((FAMILY, 14))
-            .axis_desc_style((FAMILY, 15))
-            .draw()?;
+        let mut c = axes(
+            root,
+            "Volume Bland-Altman",
+            (0.0..xmax, ymin..ymax),
+            (
+                "mean of truth and predicted volume (mL)",
+                "predicted - truth (mL)",
+            ),
+            true,
+        )?;
         let red = rgb(RED);
         c.draw_series(LineSeries::new(
             [(0.0, bias), (xmax, bias)],
@@ -246,22 +256,13 @@ pub fn bland_altman(truth_ml: &[f64], pred_ml: &[f64]) -> RgbImage {
 pub fn sensitivity_bars(title: &str, bins: &[(String, usize, Option<f64>)]) -> RgbImage {
     let n = bins.len().max(1) as f64;
     render(720, 440, |root| {
-        root.fill(&WHITE)?;
-        let mut c = ChartBuilder::on(root)
-            .caption(title, (FAMILY, 20))
-            .margin(12)
-            .x_label_area_size(50)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0.0..n, 0.0..1.08)?;
-        c.configure_mesh()
-            .disable_x_mesh()
-            .x_labels(0)
-            .x_desc("truth lesion volume")
-            .y_desc("lesion sensitivity")
-            .light_line_style(WHITE.mix(0.0))
-            .label_style((FAMILY, 14))
-            .axis_desc_style((FAMILY, 15))
-            .draw()?;
+        let mut c = axes(
+            root,
+            title,
+            (0.0..n, 0.0..1.08),
+            ("truth lesion volume", "lesion sensitivity"),
+            false,
+        )?;
         let blue = rgb(BLUE);
         for (i, (label, count, sens)) in bins.iter().enumerate() {
             let x = i as f64 + 0.5;

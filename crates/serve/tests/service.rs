@@ -328,6 +328,16 @@ fn uploads_and_urls_cannot_reach_outside_the_data_folder() {
     svc.stop();
 }
 
+/// The data set of a Part-10 file (no preamble or meta group), explicit VR little endian, as
+/// C-STORE carries it.
+fn dataset_bytes(file: &Path) -> Vec<u8> {
+    let obj = dicom_object::open_file(file).unwrap();
+    let mut ds = Vec::new();
+    let ts = dicom_transfer_syntax_registry::entries::EXPLICIT_VR_LITTLE_ENDIAN.erased();
+    InMemDicomObject::write_dataset_with_ts(&obj, &mut ds, &ts).unwrap();
+    ds
+}
+
 fn walk(d: &Path) -> Vec<std::path::PathBuf> {
     strokeseg_serve::scu::files_under(d).unwrap()
 }
@@ -462,10 +472,7 @@ fn hostile_instances_are_refused_and_the_service_lives_on() {
     let data = tmp.path().join("data");
     let (svc, http, dicom) = start(&data, 0.5, Arc::clone(&p));
     let src = dwi_series(&tmp.path().join("src"), 31, 1);
-    let obj = dicom_object::open_file(&src[0]).unwrap();
-    let mut ds = Vec::new();
-    let ts = dicom_transfer_syntax_registry::entries::EXPLICIT_VR_LITTLE_ENDIAN.erased();
-    InMemDicomObject::write_dataset_with_ts(&obj, &mut ds, &ts).unwrap();
+    let ds = dataset_bytes(&src[0]);
     let huge = huge_declared_length();
     let hostile = [
         (
@@ -648,10 +655,7 @@ fn twenty_hostile_instances_at_once_leave_memory_bounded_and_a_normal_study_proc
     let data = tmp.path().join("data");
     let (svc, http, dicom) = start(&data, 0.5, Arc::clone(&p));
     let src = dwi_series(&tmp.path().join("src"), 41, 1);
-    let obj = dicom_object::open_file(&src[0]).unwrap();
-    let mut ds = Vec::new();
-    let ts = dicom_transfer_syntax_registry::entries::EXPLICIT_VR_LITTLE_ENDIAN.erased();
-    InMemDicomObject::write_dataset_with_ts(&obj, &mut ds, &ts).unwrap();
+    let ds = dataset_bytes(&src[0]);
     let file = std::fs::read(&src[0]).unwrap();
     let kinds = [nested_sequences(2000), huge_declared_length()];
     let before = peak_rss_mb();
