@@ -3,6 +3,7 @@
 # models/synth-v1 on template-synthetic studies + synthetic infarcts implanted into the real
 # backgrounds of the other folds (and those backgrounds unchanged), libtorch CPU device.
 # Usage: FOLDS="A B C all" EPOCHS=5 bash tools/realbg/folds.sh   (after gen.sh; tools/setup-tch.sh --cpu)
+# EXTRA="--hard-negatives 0.5" adds training flags; TAG=-hn writes runs/fold-A-hn instead of runs/fold-A.
 set -u
 source ~/.cache/strokeseg/tch.env
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -23,11 +24,11 @@ for fold in ${FOLDS:-A B C all}; do
     args+=(--data $D/synth/site-$s); weights+=(--weight 0.4)
     val+=(--val $D/synth-val/site-$s)
   done
-  out=$R/fold-$fold
+  out=$R/fold-$fold${TAG:-}
   resume=(); [ -f $out/state.json ] && resume=(--resume)
   echo "=== fold $fold (test: ${TEST[$fold]:-none}) $(date -u +%H:%M:%S)"
   $B train --device libtorch-cpu --init $ROOT/models/synth-v1 "${args[@]}" "${weights[@]}" "${val[@]}" \
-    --out $out --epochs $EPOCHS --steps-per-epoch $STEPS --lr 3e-4 --max-val 6 --seed 7 "${resume[@]}" 2>&1 \
+    --out $out --epochs $EPOCHS --steps-per-epoch $STEPS --lr 3e-4 --max-val 6 --seed 7 ${EXTRA:-} "${resume[@]}" 2>&1 \
     | tr '\r' '\n' | grep -v "^\s*$" | grep -E "epoch|error|trained|training on|warn" 
   echo "=== fold $fold finished $(date -u +%H:%M:%S)"
 done

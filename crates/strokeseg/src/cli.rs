@@ -515,6 +515,21 @@ pub struct TrainHyper {
     /// At most this many validation studies (evenly picked) are scored each epoch.
     #[arg(long, default_value_t = 20)]
     pub max_val: usize,
+    /// Share (0–1) of the patches not centred on a lesion that are centred on bright normal
+    /// tissue (DWI two SD above the brain mean, outside any lesion): hard negatives, where a
+    /// network makes its confident false calls on real brains. 0 samples the brain uniformly.
+    #[arg(long, default_value_t = 0.0, value_parser = unit_interval)]
+    pub hard_negatives: f64,
+}
+
+/// A number in [0, 1] (a share), for clap.
+fn unit_interval(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|e| format!("{s:?}: {e}"))?;
+    if (0.0..=1.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{s} is not a share between 0 and 1"))
+    }
 }
 
 /// `strokeseg synth`.

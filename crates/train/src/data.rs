@@ -166,10 +166,12 @@ pub fn load_study(
     let study = Study::load(&r.spec)?;
     let p = prepare(&study, prep, multiple);
     let (_, d, h, w) = p.input.dim();
+    let label = Array3::zeros((d, h, w));
     Ok(Case {
         id: r.id.clone(),
         site: r.site.clone(),
-        label: Array3::zeros((d, h, w)),
+        hard_voxels: hard_voxels(&p.input, &label),
+        label,
         lesion_voxels: Vec::new(),
         brain_voxels: brain_voxels(&p),
         has_lesion: false,
@@ -184,6 +186,23 @@ fn brain_voxels(p: &strokeseg_preproc::Prepared) -> Vec<[usize; 3]> {
         .filter(|((x, y, z), &b)| b && (x + y + z) % 7 == 0)
         .map(|((x, y, z), _)| [z, y, x])
         .collect()
+}
+
+/// Bright normal tissue for hard-negative patches: normalised DWI (channel 0) ≥
+/// [`crate::sampler::HARD_NEGATIVE_Z`] where the label is exactly 0; every second such voxel,
+/// at most 20,000 (evenly spread), so a study with a large bright artefact does not cost memory.
+pub fn hard_voxels(input: &ndarray::Array4<f32>, label: &Array3<f32>) -> Vec<[usize; 3]> {
+    let dwi = input.index_axis(ndarray::Axis(0), 0);
+    let all: Vec<[usize; 3]> = dwi
+        .indexed_iter()
+        .zip(label.iter())
+        .filter(|(((a, b, c), &v), &l)| {
+            v >= crate::sampler::HARD_NEGATIVE_Z && l == 0.0 && (a + b + c) % 2 == 0
+        })
+        .map(|(((a, b, c), _), _)| [a, b, c])
+        .collect();
+    let step = all.len().div_ceil(20_000).max(1);
+    all.into_iter().step_by(step).collect()
 }
 
 /// A prepared, labelled study in memory.
@@ -202,6 +221,10 @@ pub struct Case {
     pub lesion_voxels: Vec<[usize; 3]>,
     /// Brain voxels (sub-sampled) for background patches.
     pub brain_voxels: Vec<[usize; 3]>,
+    /// Hard negatives ([d, h, w], sub-sampled): voxels whose normalised DWI is at least
+    /// [`crate::sampler::HARD_NEGATIVE_Z`] and whose label is exactly 0 (not lesion, not
+    /// partial volume of one, not ignored).
+    pub hard_voxels: Vec<[usize; 3]>,
     /// True when the truth mask is not empty.
     pub has_lesion: bool,
 }
@@ -361,6 +384,7 @@ pub fn load_case(c: &CaseRef, prep: &PrepConfig, multiple: [usize; 3]) -> Result
         .map(|((a, b, c), _)| [a, b, c])
         .collect();
     let brain_voxels = brain_voxels(&p);
+    let hard_voxels = hard_voxels(&p.input, &label);
     Ok(Case {
         id: c.id.clone(),
         site: c.site.clone(),
@@ -369,5 +393,6 @@ pub fn load_case(c: &CaseRef, prep: &PrepConfig, multiple: [usize; 3]) -> Result
         label,
         lesion_voxels,
         brain_voxels,
+        hard_voxels,
     })
 }

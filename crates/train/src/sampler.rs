@@ -1,5 +1,8 @@
 //! Patch sampling and augmentation. A third or more of patches are centred on lesion voxels so
-//! that tiny lesions are seen often; augmentation: left–right mirroring, in-plane rotation and
+//! that tiny lesions are seen often; optionally a share of the others on *hard negatives*,
+//! bright normal tissue (DWI z ≥ [`HARD_NEGATIVE_Z`] outside any lesion), where a DWI-trained
+//! network makes its confident false calls (cerebellum, skull base, cortical ribbon, T2
+//! shine-through) and which uniform brain sampling rarely shows it; augmentation: left–right mirroring, in-plane rotation and
 //! scaling (one trilinear resampling of the patch), DWI intensity scale/shift, gamma and
 //! noise, ADC dropout (so the model also works on DWI-only studies), and simulated thick
 //! slices.
@@ -22,7 +25,16 @@ pub struct PatchConfig {
     pub augment: bool,
     /// Probability of zeroing the ADC channel.
     pub adc_dropout: f64,
+    /// Share of the patches not centred on a lesion that are centred on a hard negative
+    /// ([`crate::data::Case::hard_voxels`]); the rest on a random brain voxel. 0 in configs
+    /// written before it existed.
+    #[serde(default)]
+    pub hard_negative_fraction: f64,
 }
+
+/// DWI z-score (the model's normalised DWI channel) from which normal tissue counts as a hard
+/// negative: two standard deviations above the brain mean, where infarcts also sit.
+pub const HARD_NEGATIVE_Z: f32 = 2.0;
 
 impl Default for PatchConfig {
     fn default() -> Self {
@@ -31,6 +43,7 @@ impl Default for PatchConfig {
             lesion_fraction: 0.4,
             augment: true,
             adc_dropout: 0.2,
+            hard_negative_fraction: 0.0,
         }
     }
 }
@@ -51,6 +64,17 @@ pub fn sample_patch<R: Rng>(
             v[0] as f64 + rng.random_range(-(pd as f64) / 4.0..=pd as f64 / 4.0),
             v[1] as f64 + rng.random_range(-(ph as f64) / 4.0..=ph as f64 / 4.0),
             v[2] as f64 + rng.random_range(-(pw as f64) / 4.0..=pw as f64 / 4.0),
+        ]
+    } else if cfg.hard_negative_fraction > 0.0
+        && !case.hard_voxels.is_empty()
+        && rng.random_bool(cfg.hard_negative_fraction.clamp(0.0, 1.0))
+    {
+        let v = case.hard_voxels[rng.random_range(0..case.hard_voxels.len())];
+        // less jitter than for lesions: the bright tissue should stay in the patch
+        [
+            v[0] as f64 + rng.random_range(-(pd as f64) / 8.0..=pd as f64 / 8.0),
+            v[1] as f64 + rng.random_range(-(ph as f64) / 8.0..=ph as f64 / 8.0),
+            v[2] as f64 + rng.random_range(-(pw as f64) / 8.0..=pw as f64 / 8.0),
         ]
     } else if !case.brain_voxels.is_empty() {
         let v = case.brain_voxels[rng.random_range(0..case.brain_voxels.len())];
@@ -167,6 +191,7 @@ mod tests {
             .map(|((a, b, c), _)| [a, b, c])
             .collect();
         let brain_voxels = vec![[10, 40, 40], [5, 20, 60]];
+        let hard_voxels = crate::data::hard_voxels(&input, &label);
         Case {
             id: "t".into(),
             site: "s".into(),
@@ -174,8 +199,69 @@ mod tests {
             label,
             lesion_voxels,
             brain_voxels,
+            hard_voxels,
             has_lesion: true,
         }
+    }
+
+    #[test]
+    fn hard_negative_patches_are_centred_on_bright_normal_tissue() {
+        let mut c = case();
+        // a bright normal blob far from the lesion (as the cerebellum looks on real DWI)
+        let (_, nd, nh, nw) = c.input.dim();
+        for z in 0..nd {
+            for y in 0..nh {
+                for x in 0..nw {
+                    let r2 = (z as f64 - 12.0).powi(2)
+                        + (y as f64 - 66.0).powi(2)
+                        + (x as f64 - 12.0).powi(2);
+                    if r2 < 9.0 {
+                        c.input[[0, z, y, x]] = 2.5;
+                    }
+                }
+            }
+        }
+        c.hard_voxels = crate::data::hard_voxels(&c.input, &c.label);
+        assert!(!c.hard_voxels.is_empty());
+        assert!(
+            c.hard_voxels.iter().all(|v| c.label[*v] == 0.0),
+            "a hard negative inside the lesion"
+        );
+        assert!(
+            c.hard_voxels.iter().any(|v| v[1] > 60 && v[2] < 20),
+            "the bright blob is not a hard negative"
+        );
+        let cfg = PatchConfig {
+            augment: false,
+            lesion_fraction: 0.0,
+            hard_negative_fraction: 1.0,
+            ..Default::default()
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+        for _ in 0..10 {
+            let (x, _) = sample_patch(&mut rng, &c, &cfg);
+            // the blob (not the lesion, which is brighter) is near the patch centre
+            let centre = x.slice(ndarray::s![0, 4..12, 16..48, 16..48]);
+            assert!(
+                centre.iter().any(|&v| (v - 2.5).abs() < 0.3),
+                "hard-negative patch without bright tissue"
+            );
+        }
+        // with the share at 0 no random draw is spent on it: sampling is as before
+        let cfg0 = PatchConfig {
+            hard_negative_fraction: 0.0,
+            ..cfg.clone()
+        };
+        let (mut r1, mut r2) = (
+            rand_chacha::ChaCha8Rng::seed_from_u64(3),
+            rand_chacha::ChaCha8Rng::seed_from_u64(3),
+        );
+        let mut none = c.clone();
+        none.hard_voxels.clear();
+        assert_eq!(
+            sample_patch(&mut r1, &c, &cfg0).0,
+            sample_patch(&mut r2, &none, &cfg0).0
+        );
     }
 
     #[test]

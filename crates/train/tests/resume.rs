@@ -41,6 +41,7 @@ fn case(seed: usize) -> Case {
         label,
         lesion_voxels,
         brain_voxels: vec![[4, 16, 16], [3, 10, 20]],
+        hard_voxels: Vec::new(),
         has_lesion: true,
     }
 }

@@ -139,6 +139,7 @@ pub fn plan_and_config(
         warmup_steps: (hp.steps_per_epoch * hp.epochs / 20).clamp(1, 500),
         patch: PatchConfig {
             size: patch,
+            hard_negative_fraction: hp.hard_negatives,
             ..PatchConfig::default()
         },
         seed: hp.seed,
