@@ -14,6 +14,11 @@ pub struct OperatingPoint {
     pub sensitivity: f64,
     /// Fraction of calibration negatives called negative at this threshold.
     pub specificity: f64,
+    /// Set when the target sensitivity could not be reached by a useful threshold: some
+    /// calibration positives have no candidate lesion at all (score 0), and only a threshold
+    /// of 0 (every study positive) would count them; says how many and what was chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// Probability at which candidate lesions for the patient score are taken
@@ -80,6 +85,12 @@ fn rate(scores: &[f32], keep: impl Fn(f32) -> bool) -> f64 {
 /// Empty inputs do not panic: with no positives the threshold is 0.0 (every study is
 /// called positive, so any future positive is found) and the sensitivity reported is 1.0;
 /// a rate over an empty list is reported as 1.0 (see the struct's fields), with a warning.
+///
+/// A positive with score 0 has no candidate lesion; no threshold but 0 counts it, and a
+/// threshold of 0 calls every study positive, which is no operating point. When the target
+/// needs such positives, the threshold is the lowest score a positive *with* a candidate
+/// has, the sensitivity reported is the one reached there (below the target), and
+/// [`OperatingPoint::note`] says so; they are still counted as missed.
 #[must_use]
 pub fn calibrate(
     scores_pos: &[f32],
@@ -92,6 +103,7 @@ pub fn calibrate(
     } else {
         target_sensitivity.clamp(0.0, 1.0)
     };
+    let mut note = None;
     let threshold = if scores_pos.is_empty() {
         tracing::warn!("calibrate {name}: no positives; threshold 0 (every study positive)");
         0.0
@@ -101,7 +113,19 @@ pub fn calibrate(
         let n = pos.len();
         // The small epsilon keeps 0.99 · 100 = 99.000…01 from asking for 100.
         let need = ((target * n as f64 - 1e-9).ceil() as usize).clamp(1, n);
-        pos[need - 1]
+        let lowest_found = pos.iter().copied().rfind(|&s| s > 0.0);
+        match (pos[need - 1] > 0.0, lowest_found) {
+            (false, Some(t)) => {
+                let missing = pos.iter().filter(|&&s| s <= 0.0).count();
+                let text = format!(
+                    "target sensitivity {target} not reachable: {missing} of {n} positives have                      no candidate lesion (score 0); threshold set to the lowest positive                      score with a candidate instead of 0 (which would call every study positive)"
+                );
+                tracing::warn!("calibrate {name}: {text}");
+                note = Some(text);
+                t
+            }
+            _ => pos[need - 1],
+        }
     };
     if scores_neg.is_empty() {
         tracing::warn!("calibrate {name}: no negatives; specificity reported as 1");
@@ -111,6 +135,7 @@ pub fn calibrate(
         threshold,
         sensitivity: rate(scores_pos, |s| s >= threshold),
         specificity: rate(scores_neg, |s| s < threshold),
+        note,
     }
 }
 
@@ -211,6 +236,29 @@ mod tests {
     }
 
     #[test]
+    fn positives_without_a_candidate_do_not_make_every_study_positive() {
+        // 20 positives, one with no candidate at all (score 0); 10 negatives.
+        let mut pos: Vec<f32> = (1..=19).map(|i| 0.2 + i as f32 * 0.04).collect();
+        pos.push(0.0);
+        let neg = [0.0, 0.0, 0.05, 0.1, 0.15, 0.3, 0.0, 0.0, 0.12, 0.5];
+        let op = calibrate(&pos, &neg, 0.99, "sens99");
+        assert!((op.threshold - 0.24).abs() < 1e-6, "{op:?}");
+        assert_eq!(
+            op.sensitivity, 0.95,
+            "the positive without candidate stays missed"
+        );
+        assert_eq!(op.specificity, 0.8);
+        assert!(op.note.as_deref().unwrap().contains("1 of 20 positives"));
+        // Reachable targets are untouched and carry no note.
+        let op = calibrate(&pos, &neg, 0.9, "sens90");
+        assert_eq!(op.note, None);
+        assert!(op.threshold > 0.24);
+        // Only positives without candidates: 0 is all there is.
+        let op = calibrate(&[0.0, 0.0], &neg, 0.99, "none");
+        assert_eq!((op.threshold, op.sensitivity), (0.0, 1.0));
+    }
+
+    #[test]
     fn calibrate_empty_and_nan_inputs_do_not_panic() {
         let op = calibrate(&[], &[0.2, 0.4], 0.99, "e");
         assert_eq!(
@@ -227,12 +275,14 @@ mod tests {
             (op.threshold, op.sensitivity, op.specificity),
             (0.0, 1.0, 1.0)
         );
-        // NaN scores count as 0: a NaN positive is only found at threshold 0.
+        // NaN scores count as 0 (no candidate): the NaN positive is counted as missed
+        // rather than bought with a threshold of 0.
         let op = calibrate(&[0.9, f32::NAN], &[0.1], 1.0, "n");
         assert_eq!(
             (op.threshold, op.sensitivity, op.specificity),
-            (0.0, 1.0, 0.0)
+            (0.9, 0.5, 1.0)
         );
+        assert!(op.note.is_some());
         let op = calibrate(&[0.9, 0.8], &[f32::NAN], f64::NAN, "n");
         assert_eq!((op.threshold, op.specificity), (0.8, 1.0));
         // Serialises without NaN.

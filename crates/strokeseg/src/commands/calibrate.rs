@@ -52,6 +52,9 @@ pub fn run(a: &CalibrateArgs) -> anyhow::Result<Status> {
             "{}: threshold {:.3} → sensitivity {:.3}, specificity {:.3} on {} positive and {} negative studies",
             o.name, o.threshold, o.sensitivity, o.specificity, pos.len(), neg.len()
         );
+        if let Some(n) = &o.note {
+            println!("  note: {n}");
+        }
     }
     println!("wrote {}", path.display());
     Ok(Status::Ok)
