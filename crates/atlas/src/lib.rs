@@ -113,10 +113,19 @@ impl Locator {
     /// # Errors
     /// Missing/bad template or atlas files, or an atlas that does not map onto the template.
     pub fn load(template_dir: &Path, atlas_dir: Option<&Path>) -> Result<Locator, AtlasError> {
+        let t0 = std::time::Instant::now();
         let t = Template::load(template_dir)?;
+        let read = t0.elapsed().as_secs_f64();
         let template = RegTemplate::dwi_like(&t);
         drop(t);
+        let built = t0.elapsed().as_secs_f64();
         let atlas = atlas_dir.map(|d| Atlas::load(d, &template)).transpose()?;
+        tracing::debug!(
+            read,
+            built,
+            atlas = t0.elapsed().as_secs_f64(),
+            "locator loaded (seconds since start: template read, registration template built, atlas loaded)"
+        );
         Ok(Locator {
             template,
             atlas,

@@ -3,7 +3,7 @@
 
 use ndarray::Array3;
 use std::path::{Path, PathBuf};
-use strokeseg_core::Grid;
+use strokeseg_core::{Grid, Volume};
 use strokeseg_io::nifti_io::read_volume;
 
 /// Why the template cannot be used.
@@ -87,7 +87,15 @@ impl Template {
                 reason: e.to_string(),
             })
         };
-        let (t1, gm, wm) = (read(FILES[0])?, read(FILES[1])?, read(FILES[2])?);
+        // The three files are read on their own threads: decompressing them is most of the
+        // start-up time of `segment` (which registers every study to this template).
+        let (t1, gm, wm) = std::thread::scope(|s| {
+            let [t1, gm, wm] = FILES.map(|f| s.spawn(move || read(f)));
+            let join = |h: std::thread::ScopedJoinHandle<'_, Result<Volume, TemplateError>>| {
+                h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))
+            };
+            Ok::<_, TemplateError>((join(t1)?, join(gm)?, join(wm)?))
+        })?;
         if !(t1.grid().same_as(&gm.grid(), 1e-3) && t1.grid().same_as(&wm.grid(), 1e-3)) {
             return Err(TemplateError::Bad {
                 path: dir.join(FILES[1]),

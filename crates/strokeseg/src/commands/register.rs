@@ -54,8 +54,13 @@ pub fn load_locator(a: &LocationArgs) -> anyhow::Result<Option<Locator>> {
     }
     let tdir = template_dir(a);
     let atlas = atlas_dir(a);
+    let t = std::time::Instant::now();
     match Locator::load(&tdir, atlas.as_deref()) {
         Ok(mut l) => {
+            tracing::debug!(
+                secs = t.elapsed().as_secs_f64(),
+                "template and atlas loaded"
+            );
             l.reg_config.warp.enabled = !a.affine_only;
             Ok(Some(l))
         }
