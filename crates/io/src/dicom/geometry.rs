@@ -67,11 +67,8 @@ pub(crate) fn assemble_series(
     if first.image_type.iter().any(|t| t == "LOCALIZER") {
         return skip("localizer");
     }
-    if frames
-        .iter()
-        .any(|f| f.orientation.is_none() || f.position.is_none() || f.pixel_spacing.is_none())
-    {
-        return skip("images without position, orientation or pixel spacing");
+    if let Some(why) = missing_geometry(&frames) {
+        return skip(&why);
     }
     if let Some(why) = plane_mismatch(&frames) {
         return skip(&why);
@@ -276,13 +273,17 @@ fn build_volume(ctx: &Ctx, b: Option<f64>, frames: Vec<Frame>) -> Result<BVolume
     let counts: Vec<usize> = slices.iter().map(Vec::len).collect();
     let n = counts.first().copied().unwrap_or(0);
     if n == 0 || counts.iter().any(|&c| c != n) {
-        let list: Vec<String> = slices
-            .iter()
-            .map(|s| format!("{} at {:.2} mm", s.len(), s.first().map_or(0.0, &dist)))
-            .collect();
+        let odd = odd_positions(&slices, ctx.folder, dist);
+        let shown: Vec<&str> = odd.iter().take(4).map(String::as_str).collect();
         return Err(ctx.err(format!(
-            "{bl}: slice positions hold unequal numbers of images ({}); incomplete series?",
-            list.join(", ")
+            "{bl}: slice positions hold unequal numbers of images ({}{}); a duplicate image \
+             at one position, or an incomplete series?",
+            shown.join("; "),
+            if odd.len() > shown.len() {
+                format!("; and {} more positions", odd.len() - shown.len())
+            } else {
+                String::new()
+            }
         )));
     }
     let d: Vec<f64> = slices.iter().map(|s| dist(&s[0])).collect();
@@ -365,6 +366,86 @@ fn combine(images: &[Frame], geometric: bool) -> Vec<f32> {
             } else {
                 (vals.sum::<f64>() / n) as f32
             }
+        })
+        .collect()
+}
+
+/// What geometry the series' images lack, naming the first image that lacks it: every image
+/// needs a finite ImagePositionPatient, ImageOrientationPatient and PixelSpacing (a NaN or
+/// infinite value is as good as none: it would sort and place the slice anywhere).
+fn missing_geometry(frames: &[Frame]) -> Option<String> {
+    let finite = |v: Option<&[f64]>| v.is_some_and(|v| v.iter().all(|x| x.is_finite()));
+    let checks: [(&str, fn(&Frame) -> Option<&[f64]>); 3] = [
+        ("ImagePositionPatient", |f| {
+            f.position.as_ref().map(|v| &v[..])
+        }),
+        ("ImageOrientationPatient", |f| {
+            f.orientation.as_ref().map(|v| &v[..])
+        }),
+        ("PixelSpacing", |f| f.pixel_spacing.as_ref().map(|v| &v[..])),
+    ];
+    for (name, get) in checks {
+        let bad: Vec<&Frame> = frames.iter().filter(|f| !finite(get(f))).collect();
+        if let Some(first) = bad.first() {
+            let what = if get(first).is_some() {
+                format!("a non-finite {name} {:?}", get(first).unwrap_or_default())
+            } else {
+                format!("{name} absent or not numbers")
+            };
+            return Some(format!(
+                "{} of {} images have no usable {name} (first: {}{}, {what})",
+                bad.len(),
+                frames.len(),
+                first.path.display(),
+                if first.multi_frame {
+                    format!(" frame {}", first.frame + 1)
+                } else {
+                    String::new()
+                }
+            ));
+        }
+    }
+    None
+}
+
+/// "at 12.00 mm: 2 images (a.dcm, b.dcm)" for each slice position whose number of images
+/// differs from the most common one: the duplicate or the gap a user has to look at.
+fn odd_positions(
+    slices: &[Vec<Frame>],
+    folder: &std::path::Path,
+    dist: impl Fn(&Frame) -> f64,
+) -> Vec<String> {
+    let mut freq: std::collections::BTreeMap<usize, usize> = std::collections::BTreeMap::new();
+    for s in slices {
+        *freq.entry(s.len()).or_default() += 1;
+    }
+    let usual = freq
+        .iter()
+        .max_by_key(|(len, n)| (**n, **len))
+        .map_or(0, |(len, _)| *len);
+    slices
+        .iter()
+        .filter(|s| s.len() != usual)
+        .map(|s| {
+            let names: Vec<String> = s
+                .iter()
+                .take(3)
+                .map(|f| {
+                    f.path
+                        .strip_prefix(folder)
+                        .unwrap_or(&f.path)
+                        .display()
+                        .to_string()
+                })
+                .collect();
+            format!(
+                "at {:.2} mm: {} image{} ({}{}) where most positions hold {usual}",
+                s.first().map_or(0.0, &dist),
+                s.len(),
+                if s.len() == 1 { "" } else { "s" },
+                names.join(", "),
+                if s.len() > 3 { ", …" } else { "" }
+            )
         })
         .collect()
 }

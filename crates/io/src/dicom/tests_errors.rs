@@ -357,3 +357,59 @@ fn no_image_error_says_why_files_were_skipped() {
         "{e}"
     );
 }
+
+/// Issue 16 item 13: a missing or NaN ImagePositionPatient named the series only.
+#[test]
+fn missing_or_nan_image_position_names_the_file() {
+    for value in [None, Some("NaN\\0\\0")] {
+        let dir = tempfile::tempdir().unwrap();
+        let v = volume([8, 6, 5], oblique_affine(), b0_values);
+        let files = write_mr_series(dir.path(), &v, &opts(&uid_from(23), None, 1)).unwrap();
+        let victim = &files[3];
+        let mut o = dicom_object::open_file(victim).unwrap();
+        match value {
+            None => {
+                o.remove_element(tags::IMAGE_POSITION_PATIENT);
+            }
+            Some(v) => {
+                o.put(DataElement::new(
+                    tags::IMAGE_POSITION_PATIENT,
+                    VR::DS,
+                    PrimitiveValue::from(v),
+                ));
+            }
+        }
+        o.write_to_file(victim).unwrap();
+        let e = scan_dir(dir.path()).expect_err("refused").to_string();
+        assert!(
+            e.contains("ImagePositionPatient") && e.contains(&victim.display().to_string()),
+            "{value:?}: {e}"
+        );
+        assert!(e.contains("1 of 5 images have no usable"), "{e}");
+    }
+}
+
+/// Issue 16 item 13: two files at one slice position said "unequal numbers" with no file.
+#[test]
+fn duplicate_slice_position_names_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = volume([8, 6, 5], oblique_affine(), b0_values);
+    let files = write_mr_series(dir.path(), &v, &opts(&uid_from(24), None, 1)).unwrap();
+    // A copy of slice 2 under a new SOP Instance UID (a re-sent or re-exported image).
+    let mut o = dicom_object::open_file(&files[2]).unwrap();
+    o.put(DataElement::new(
+        tags::SOP_INSTANCE_UID,
+        VR::UI,
+        PrimitiveValue::from("1.2.826.0.1.3680043.2.1125.99.1"),
+    ));
+    let copy = dir.path().join("copy-of-slice-2.dcm");
+    o.write_to_file(&copy).unwrap();
+    let e = scan_dir(dir.path()).expect_err("refused").to_string();
+    assert!(e.contains("unequal numbers of images"), "{e}");
+    let orig = files[2].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        e.contains("2 images") && e.contains("copy-of-slice-2.dcm") && e.contains(&orig),
+        "{e}"
+    );
+    assert!(e.contains("duplicate"), "{e}");
+}

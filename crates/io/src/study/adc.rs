@@ -56,6 +56,15 @@ impl AdcUnits {
     }
 }
 
+/// The DWI's value when every finite voxel holds the same one (no image to find a brain in),
+/// else `None`.
+#[must_use]
+pub fn constant_value(dwi: &Volume) -> Option<f32> {
+    let mut finite = dwi.data().iter().copied().filter(|v| v.is_finite());
+    let first = finite.next()?;
+    finite.all(|v| v == first).then_some(first)
+}
+
 /// Median ADC over a rough brain region: voxels where the DWI is above its Otsu threshold and
 /// the ADC is positive. Good enough to tell units apart (they differ 1000-fold); the careful
 /// brain mask lives in `strokeseg-preproc`.

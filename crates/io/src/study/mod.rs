@@ -675,6 +675,17 @@ impl Study {
         let (adc, adc_origin) = match adc {
             Some(f) => {
                 let f = onto_dwi_grid(f, &dwi.vol, "ADC", &mut warnings);
+                // The brain the ADC is checked in comes from the DWI: a DWI without an image
+                // is the DWI's fault, not the ADC's.
+                if let Some(v) = adc::constant_value(&dwi.vol) {
+                    return Err(InputError::bad_image(
+                        &dwi.source.path,
+                        format!(
+                            "no brain found: the DWI is constant (every voxel {v}), so there is \
+                             no image in it"
+                        ),
+                    ));
+                }
                 let median = rough_brain_median(&f.vol, &dwi.vol).ok_or_else(|| {
                     InputError::bad_image(
                         &f.source.path,

@@ -225,6 +225,27 @@ fn degenerate_studies_are_refused_by_the_quality_gate() {
     assert!(!d.path().join("o1").join("report.json").exists());
 }
 
+/// Issue 16 item 13: a constant DWI given with a valid ADC blamed the ADC file ("ADC has no
+/// positive values inside the brain"); the DWI is named now.
+#[test]
+fn a_constant_dwi_with_a_valid_adc_names_the_dwi() {
+    let d = tempfile::tempdir().unwrap();
+    let h = head();
+    let flat = write(&d.path().join("flat_dwi.nii.gz"), &h.dwi.map(|_| 500.0));
+    let adc = write(&d.path().join("good_adc.nii.gz"), &h.adc);
+    let out = strokeseg(&[
+        "segment",
+        "--dwi",
+        s(&flat),
+        "--adc",
+        s(&adc),
+        "--out",
+        s(&d.path().join("o")),
+    ]);
+    assert_rejected(&out, &flat, &["no brain found", "dwi is constant"]);
+    assert!(!out.stderr.contains("good_adc"), "{}", out.stderr);
+}
+
 /// Issue 16 item 16: the CLI processed a series tagged Modality = CT (serve ignored it).
 #[test]
 fn a_ct_series_is_not_read_as_dwi() {
