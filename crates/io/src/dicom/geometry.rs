@@ -375,7 +375,8 @@ fn combine(images: &[Frame], geometric: bool) -> Vec<f32> {
 /// infinite value is as good as none: it would sort and place the slice anywhere).
 fn missing_geometry(frames: &[Frame]) -> Option<String> {
     let finite = |v: Option<&[f64]>| v.is_some_and(|v| v.iter().all(|x| x.is_finite()));
-    let checks: [(&str, fn(&Frame) -> Option<&[f64]>); 3] = [
+    type Get = fn(&Frame) -> Option<&[f64]>;
+    let checks: [(&str, Get); 3] = [
         ("ImagePositionPatient", |f| {
             f.position.as_ref().map(|v| &v[..])
         }),
