@@ -34,6 +34,12 @@ pub struct Config {
     /// DICOM associations open at once; more are rejected (A-ASSOCIATE-RJ, transient) so that
     /// idle or hostile peers cannot pile up threads and memory.
     pub max_associations: usize,
+    /// Largest study accepted, in MiB of received instances. Processing holds about the
+    /// study's pixel data in memory a few times over, so this bounds the memory per study
+    /// (compressed transfer syntaxes expand when decoded: allow for it). Instances past it
+    /// are refused (C-STORE 0xA700, HTTP 413) and the study's job fails with the reason,
+    /// rather than a part of the study being processed as if it were all of it.
+    pub max_study_mib: usize,
     /// Where results go, if anywhere.
     pub forward: Forward,
 }
@@ -86,6 +92,7 @@ impl Default for Config {
             max_upload_mib: 512,
             max_dicom_depth: strokeseg_io::dicom::DicomLimits::default().max_depth,
             max_associations: 32,
+            max_study_mib: 4096,
             forward: Forward::default(),
         }
     }
@@ -127,6 +134,10 @@ impl Config {
         anyhow::ensure!(
             (4..=256).contains(&self.max_dicom_depth),
             "max_dicom_depth must be 4 to 256"
+        );
+        anyhow::ensure!(
+            (1..=1_048_576).contains(&self.max_study_mib),
+            "max_study_mib must be 1 to 1048576 (1 TiB)"
         );
         if let Some(t) = &self.token {
             anyhow::ensure!(

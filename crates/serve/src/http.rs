@@ -171,6 +171,9 @@ async fn upload(State(s): St, body: Bytes) -> Response {
         Ok(Err(e @ ingest::Rejected::Io(_))) => {
             error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
         }
+        Ok(Err(e @ ingest::Rejected::StudyTooLarge(_))) => {
+            error(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
+        }
         Ok(Err(e @ ingest::Rejected::Conflict(_))) => {
             tracing::warn!("rejected upload: {e}");
             error(StatusCode::CONFLICT, e.to_string())

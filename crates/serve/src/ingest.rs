@@ -31,6 +31,10 @@ pub enum Rejected {
     /// Storing failed on our side.
     #[error("cannot store: {0}")]
     Io(String),
+    /// The study would grow past `max_study_mib` (the memory bound per study); the study is
+    /// marked ([`OVER_LIMIT_FILE`]) so that its job fails instead of processing a part of it.
+    #[error("{0}")]
+    StudyTooLarge(String),
     /// The SOP Instance UID was received before with different content (issue 16 item 14).
     /// Policy: the first copy is kept and results made from it stay valid; the different
     /// resend is refused and logged. An identical resend is accepted as a duplicate.
@@ -71,7 +75,28 @@ pub struct Checked {
     pub modality: String,
     /// DWI or not, and why.
     pub kind: Kind,
+    /// Size of the instance as received (bytes), counted against `max_study_mib`.
+    pub bytes: u64,
     obj: DefaultDicomObject,
+}
+
+/// Marker in a study's folder (`DATA/studies/<study>/`) saying it outgrew `max_study_mib`;
+/// holds the reason, which becomes the job's error.
+pub const OVER_LIMIT_FILE: &str = "OVER_LIMIT";
+
+/// Bytes of the regular files under `dir` (0 when it does not exist): what a study already
+/// holds on disk when the service restarts.
+pub fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.filter_map(Result::ok)
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_bytes(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
 }
 
 /// The text of an element, trimmed of padding; `None` when absent or not text.
@@ -178,6 +203,7 @@ fn check(obj: DefaultDicomObject) -> Result<Checked, Rejected> {
         ids,
         modality,
         kind,
+        bytes: 0,
         obj,
     })
 }
@@ -203,7 +229,9 @@ pub fn from_dataset(bytes: &[u8], ts: &str, limits: &DicomLimits) -> Result<Chec
         .transfer_syntax(ts)
         .build()
         .map_err(|e| Rejected::Unreadable(format!("cannot build file meta: {e}")))?;
-    check(obj.with_exact_meta(meta))
+    let mut c = check(obj.with_exact_meta(meta))?;
+    c.bytes = bytes.len() as u64;
+    Ok(c)
 }
 
 /// Checks an uploaded DICOM file (Part 10, with or without the 128-byte preamble).
@@ -216,7 +244,9 @@ pub fn from_file_bytes(bytes: &[u8], limits: &DicomLimits) -> Result<Checked, Re
     let obj = dicom_object::OpenFileOptions::new()
         .from_reader(bytes)
         .map_err(|e| Rejected::Unreadable(e.to_string()))?;
-    check(obj)
+    let mut c = check(obj)?;
+    c.bytes = bytes.len() as u64;
+    Ok(c)
 }
 
 /// Where an instance is kept: `DATA/studies/<study>/<dwi|other>/<series>/<sop>.dcm`.

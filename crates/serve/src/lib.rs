@@ -56,11 +56,15 @@ pub(crate) struct Shared {
     pub processor: Arc<dyn Processor>,
     pub token: String,
     pub stop: AtomicBool,
+    /// Bytes received per study (from disk the first time a study is seen after a start),
+    /// for `max_study_mib`.
+    pub study_bytes: std::sync::Mutex<std::collections::HashMap<String, u64>>,
 }
 
 impl Shared {
     /// Stores a checked instance and records it; returns its job id.
     pub(crate) fn accept(&self, c: ingest::Checked, via: &str) -> Result<i64, ingest::Rejected> {
+        self.reserve(&c)?;
         let path = c.store(&self.cfg.data_dir)?;
         let reason = match &c.kind {
             ingest::Kind::Diffusion => None,
@@ -91,6 +95,44 @@ impl Shared {
             }
         }
         Ok(job)
+    }
+}
+
+impl Shared {
+    /// Counts `c` against its study's `max_study_mib`; past it, marks the study (so its job
+    /// fails with the reason) and refuses the instance.
+    fn reserve(&self, c: &ingest::Checked) -> Result<(), ingest::Rejected> {
+        let dir = ingest::study_dir(&self.cfg.data_dir, &c.ids.study)?;
+        let limit = self.cfg.max_study_mib as u64 * 1024 * 1024;
+        let mut used = self
+            .study_bytes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let u = used
+            .entry(c.ids.study.clone())
+            .or_insert_with(|| ingest::dir_bytes(&dir));
+        if *u + c.bytes <= limit {
+            *u += c.bytes;
+            return Ok(());
+        }
+        let why = format!(
+            "study {} is larger than max_study_mib = {} MiB (the memory bound per study): \
+             {:.1} MiB received, instance {} of {:.1} MiB refused; the study is not processed",
+            c.ids.study,
+            self.cfg.max_study_mib,
+            *u as f64 / 1048576.0,
+            c.ids.sop,
+            c.bytes as f64 / 1048576.0
+        );
+        let marker = dir.join(ingest::OVER_LIMIT_FILE);
+        if !marker.is_file() {
+            tracing::warn!("{why}");
+            let _ = std::fs::create_dir_all(&dir);
+            if let Err(e) = std::fs::write(&marker, &why) {
+                tracing::error!("{}: {e}", marker.display());
+            }
+        }
+        Err(ingest::Rejected::StudyTooLarge(why))
     }
 }
 
@@ -176,6 +218,7 @@ impl Service {
             processor,
             token,
             stop: AtomicBool::new(false),
+            study_bytes: std::sync::Mutex::default(),
         });
         let mut threads = Vec::new();
         let s = Arc::clone(&shared);

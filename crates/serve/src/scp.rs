@@ -214,7 +214,9 @@ fn handle_pdv(
                             assoc.peer_ae_title()
                         );
                         let code = match e {
-                            ingest::Rejected::Io(_) => dimse::OUT_OF_RESOURCES,
+                            ingest::Rejected::Io(_) | ingest::Rejected::StudyTooLarge(_) => {
+                                dimse::OUT_OF_RESOURCES
+                            }
                             ingest::Rejected::Conflict(_) => dimse::DUPLICATE_SOP_INSTANCE,
                             _ => dimse::CANNOT_UNDERSTAND,
                         };

@@ -49,7 +49,14 @@ fn run_job(shared: &Shared, id: i64, study: &str) {
     let data = &shared.cfg.data_dir;
     let out = job_dir(data, id);
     let study_dir = match ingest::study_dir(data, study) {
-        Ok(d) => d.join("dwi"),
+        Ok(d) => {
+            // A study that outgrew max_study_mib holds only part of what was sent.
+            if let Ok(why) = std::fs::read_to_string(d.join(ingest::OVER_LIMIT_FILE)) {
+                tracing::warn!("job {id} (study {study}): {why}");
+                return finish(shared, id, "failed", None, Some(&why), None);
+            }
+            d.join("dwi")
+        }
         Err(e) => return finish(shared, id, "failed", None, Some(&e.to_string()), None),
     };
     match shared.db.n_dwi(study) {

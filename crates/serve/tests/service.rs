@@ -631,6 +631,66 @@ fn a_resent_instance_with_different_content_is_refused_and_the_first_kept() {
     svc.stop();
 }
 
+/// Issue 16, resource limits: the memory per study is bounded by `max_study_mib`. Past it,
+/// instances are refused (C-STORE 0xA700, HTTP 413) and the study's job fails with the
+/// reason instead of a part of the study being processed as if it were all of it.
+#[test]
+fn a_study_over_max_study_mib_is_refused_and_its_job_fails_with_the_reason() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = Arc::new(FakeProcessor::new(Duration::ZERO));
+    let data = tmp.path().join("data");
+    let cfg = Config {
+        max_study_mib: 1,
+        ..config(&data, 0.3)
+    };
+    let svc = Service::start(cfg, Arc::clone(&p) as Arc<dyn strokeseg_serve::Processor>).unwrap();
+    let (http, dicom) = (
+        format!("http://{}", svc.http_addr()),
+        svc.dicom_addr().to_string(),
+    );
+    // Four instances of 400 KB each (a private padding element): the third passes 1 MiB.
+    let files = dwi_series(&tmp.path().join("s"), 41, 4);
+    edit_files(&files, |o| {
+        o.put(dicom_core::DataElement::new(
+            dicom_core::Tag(0x0029, 0x0010),
+            dicom_core::VR::LO,
+            dicom_core::PrimitiveValue::from("STROKESEG TEST"),
+        ));
+        o.put(dicom_core::DataElement::new(
+            dicom_core::Tag(0x0029, 0x1010),
+            dicom_core::VR::OB,
+            dicom_core::PrimitiveValue::from(vec![0u8; 400_000]),
+        ));
+    });
+    let st = store_files(&dicom, "TESTSCU", "STROKESEG", &files[..3]).unwrap();
+    let codes: Vec<u16> = st.iter().map(|(_, s)| s.status).collect();
+    assert_eq!(codes, [0, 0, 0xA700], "{st:?}");
+    let (s, body) = post(
+        &format!("{http}/instances"),
+        Some(TOKEN),
+        &std::fs::read(&files[3]).unwrap(),
+    );
+    assert_eq!(s, 413, "{body}");
+    assert!(body.contains("max_study_mib"), "{body}");
+    let j = wait_for(&http, TOKEN, Duration::from_secs(30), |j| {
+        j.len() == 1 && all_finished(j)
+    });
+    assert_eq!(j[0]["status"], "failed", "{j:?}");
+    let err = j[0]["error"].as_str().unwrap_or_default();
+    assert!(err.contains("max_study_mib = 1 MiB"), "{err}");
+    assert!(
+        p.calls.lock().unwrap().is_empty(),
+        "a partial study was processed"
+    );
+    // Only what fitted was kept.
+    let stored = walk(&data.join("studies"))
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "dcm"))
+        .count();
+    assert_eq!(stored, 2);
+    svc.stop();
+}
+
 /// Peak resident memory of this test process (VmHWM), in MB; `None` off Linux.
 fn peak_rss_mb() -> Option<f64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
