@@ -33,7 +33,7 @@ pub const CANDIDATE_THRESHOLD: f32 = 0.1;
 pub fn candidate_config(cfg: &crate::LesionConfig) -> crate::LesionConfig {
     crate::LesionConfig {
         threshold: cfg.threshold.min(CANDIDATE_THRESHOLD),
-        min_volume_ml: cfg.min_volume_ml,
+        ..cfg.clone()
     }
 }
 
@@ -118,7 +118,8 @@ pub fn calibrate(
             (false, Some(t)) => {
                 let missing = pos.iter().filter(|&&s| s <= 0.0).count();
                 let text = format!(
-                    "target sensitivity {target} not reachable: {missing} of {n} positives have                      no candidate lesion (score 0); threshold set to the lowest positive                      score with a candidate instead of 0 (which would call every study positive)"
+                    "target sensitivity {target} not reachable: {missing} of {n} positives have no candidate lesion (score 0); threshold set to \
+                     the lowest positive score with a candidate instead of 0 (which would call every study positive)"
                 );
                 tracing::warn!("calibrate {name}: {text}");
                 note = Some(text);
@@ -158,6 +159,7 @@ mod tests {
             score,
             region: Region::Supratentorial,
             centroid_mni_approx: [0.0; 3],
+            signal: None,
         }
     }
 

@@ -19,7 +19,10 @@ mod mni_constants;
 pub use call::{
     calibrate, call, candidate_config, patient_score, OperatingPoint, CANDIDATE_THRESHOLD,
 };
-pub use lesions::{find_lesions, label_lesions, Lesion, LesionConfig};
+pub use lesions::{
+    add_signal, find_lesions, keep_restricted, label_lesions, Lesion, LesionConfig, LesionSignal,
+    RESTRICTED_ADC_RATIO,
+};
 pub use mni::{FitMethod, MniApprox, ProfileBin, TemplateMoments, ZProfile};
 pub use mni_constants::{MNI2009A_IC_CENTROID_MM, MNI2009A_IC_COV_MM2};
 pub use strokeseg_synth::regions::Region;

@@ -76,6 +76,11 @@ pub struct ModelInfo {
     pub tta: bool,
     /// Lesion threshold on the probability map.
     pub lesion_threshold: f32,
+    /// Restricted-diffusion rule: lesions whose lowest quarter of ADC values was not below
+    /// this share of the brain's median ADC were dropped (null: rule off, or no ADC).
+    pub max_adc_ratio: Option<f32>,
+    /// Lesions (at the mask threshold) the rule dropped.
+    pub lesions_dropped_not_restricted: usize,
 }
 
 /// The patient-level call at every calibrated operating point.

@@ -318,6 +318,36 @@ pub struct ModelArgs {
     /// Operating point of the headline call.
     #[arg(long, default_value = "sens99", value_parser = ["sens95", "sens99"])]
     pub operating_point: String,
+    /// Restricted diffusion: where the study has an ADC, drop lesions whose lowest quarter
+    /// of ADC values is not below this share of the brain's median ADC (acute infarcts sit
+    /// at 0.5–0.8; bright spots with normal ADC are artefacts or T2 shine-through). In (0, 2].
+    #[arg(long, default_value_t = strokeseg_measure::RESTRICTED_ADC_RATIO, value_parser = adc_ratio)]
+    pub max_adc_ratio: f32,
+    /// Keep every lesion whatever its ADC (turns --max-adc-ratio off).
+    #[arg(long)]
+    pub no_adc_rule: bool,
+}
+
+impl ModelArgs {
+    /// The lesion settings these flags give.
+    #[must_use]
+    pub fn lesion_config(&self) -> strokeseg_measure::LesionConfig {
+        strokeseg_measure::LesionConfig {
+            threshold: self.threshold,
+            min_volume_ml: self.min_volume_ml,
+            max_adc_ratio: (!self.no_adc_rule).then_some(self.max_adc_ratio),
+        }
+    }
+}
+
+/// An ADC ratio: finite, in (0, 2].
+fn adc_ratio(s: &str) -> Result<f32, String> {
+    let v: f32 = s.parse().map_err(|e| format!("`{s}`: {e}"))?;
+    if v.is_finite() && v > 0.0 && v <= 2.0 {
+        Ok(v)
+    } else {
+        Err(format!("`{s}`: must be a ratio in (0, 2]"))
+    }
 }
 
 /// A probability threshold: finite, in (0, 1].

@@ -69,6 +69,8 @@ pub struct Segmentation {
     pub timing: Timing,
     /// Where the lesions are (registration, atlas shares or the coarse rule).
     pub location: strokeseg_atlas::StudyLocation,
+    /// Lesions dropped for lack of restricted diffusion (`LesionConfig::max_adc_ratio`).
+    pub dropped_not_restricted: usize,
 }
 
 impl Segmenter {
@@ -149,17 +151,25 @@ impl Segmenter {
             .map(|l| l.register(&study.dwi, &brain));
         let register = t_reg.elapsed().as_secs_f64();
         let (to_mni, _) = strokeseg_atlas::mni_map(reg.as_ref(), &brain);
-        let (mask, lesions) = find_lesions(&prob, Some(&search), &*to_mni, lesion_cfg);
+        // Lesions, each measured against the brain on DWI and ADC; without restricted
+        // diffusion (where there is an ADC) a bright spot is not an acute infarct.
+        let measured = |cfg: &LesionConfig| {
+            let (mask, mut lesions) = find_lesions(&prob, Some(&search), &*to_mni, cfg);
+            strokeseg_measure::add_signal(
+                &mut lesions,
+                &mask,
+                &brain,
+                &study.dwi,
+                study.adc.as_ref(),
+            );
+            strokeseg_measure::keep_restricted(mask, lesions, cfg.max_adc_ratio)
+        };
+        let (mask, lesions, not_restricted) = measured(lesion_cfg);
         let atlas = self.locator.as_ref().and_then(|l| l.atlas.as_ref());
         let location = strokeseg_atlas::describe(reg.as_ref(), atlas, &brain, &mask, &lesions);
         // The call ranks candidates found at a lower probability than the mask's (the
         // lesions of the report), each scored by its three most probable voxels.
-        let (_, candidates) = find_lesions(
-            &prob,
-            Some(&search),
-            &*to_mni,
-            &strokeseg_measure::candidate_config(lesion_cfg),
-        );
+        let (_, candidates, _) = measured(&strokeseg_measure::candidate_config(lesion_cfg));
         let score = strokeseg_measure::patient_score(&candidates);
         let postprocess = t.elapsed().as_secs_f64();
         let mut inputs_used = vec!["dwi"];
@@ -181,6 +191,7 @@ impl Segmenter {
                 write: 0.0,
             },
             location,
+            dropped_not_restricted: not_restricted,
         })
     }
 }

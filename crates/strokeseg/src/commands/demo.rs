@@ -5,7 +5,6 @@ use crate::cli::DemoArgs;
 use crate::Status;
 use std::time::Instant;
 use strokeseg_io::{Study, StudySpec};
-use strokeseg_measure::LesionConfig;
 use strokeseg_synth::dataset::{write_study, Generator};
 use strokeseg_synth::site::find_site;
 use strokeseg_synth::Template;
@@ -55,10 +54,7 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<Status> {
         ..Default::default()
     })?;
     let load_s = t.elapsed().as_secs_f64();
-    let lcfg = LesionConfig {
-        threshold: a.model.threshold,
-        min_volume_ml: a.model.min_volume_ml,
-    };
+    let lcfg = a.model.lesion_config();
     let mut result = seg.run(&study, &lcfg, load_s)?;
     let out = a.out.join("result");
     let r = write_outputs(

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Instant;
 use strokeseg_io::nifti_io::{write_mask, write_volume};
 use strokeseg_io::{InputError, Study, StudySpec};
-use strokeseg_measure::{call, LesionConfig};
+use strokeseg_measure::call;
 use strokeseg_report::json::{
     Call, CallAt, Files, ModelInfo, PatientCall, Report, Software, StudyInfo, SCHEMA_VERSION,
 };
@@ -99,6 +99,11 @@ pub fn build_report(
             trained_on_synthetic_data_only: s.plan.synthetic_only,
             tta: s.tta,
             lesion_threshold: m.threshold,
+            max_adc_ratio: m
+                .lesion_config()
+                .max_adc_ratio
+                .filter(|_| study.adc.is_some()),
+            lesions_dropped_not_restricted: seg.dropped_not_restricted,
         },
         patient: PatientCall {
             score: seg.score,
@@ -414,10 +419,7 @@ pub fn run(a: &SegmentArgs) -> anyhow::Result<Status> {
     }
     let mut seg = load_segmenter(&a.model)?;
     seg.locator = super::register::load_locator(&a.location)?;
-    let lcfg = LesionConfig {
-        threshold: a.model.threshold,
-        min_volume_ml: a.model.min_volume_ml,
-    };
+    let lcfg = a.model.lesion_config();
     let mut status = Status::Ok;
     let mut used = std::collections::HashSet::new();
     for spec in &specs {

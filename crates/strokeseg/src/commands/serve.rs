@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use strokeseg_io::{InputError, Study, StudySpec};
-use strokeseg_measure::LesionConfig;
 use strokeseg_serve::{Config, JobResult, Processor};
 
 /// Segments one received study.
@@ -34,10 +33,7 @@ impl Processor for Segment {
             ..StudySpec::default()
         })?;
         let load_s = t.elapsed().as_secs_f64();
-        let lcfg = LesionConfig {
-            threshold: self.model.threshold,
-            min_volume_ml: self.model.min_volume_ml,
-        };
+        let lcfg = self.model.lesion_config();
         let mut result = seg
             .run(&study, &lcfg, load_s)
             .map_err(|e| strokeseg_io::InputError::bad_image(study_dir, e.0))?;

@@ -11,16 +11,12 @@ use crate::cli::ValidateArgs;
 use crate::Status;
 use std::io::Write as _;
 use strokeseg_eval::output;
-use strokeseg_measure::LesionConfig;
 use strokeseg_train::data::discover;
 
 /// Runs `validate`.
 pub fn run(a: &ValidateArgs) -> anyhow::Result<Status> {
     let seg = load_segmenter(&a.model)?;
-    let lcfg = LesionConfig {
-        threshold: a.model.threshold,
-        min_volume_ml: a.model.min_volume_ml,
-    };
+    let lcfg = a.model.lesion_config();
     let headline = seg.operating_point(&a.model.operating_point).cloned();
     // Per-lesion regions from each dataset's synth manifest, when it has one.
     let regions = manifests(&a.data)?;

@@ -107,6 +107,9 @@ fn segment_flag_values_out_of_range_are_refused() {
         ("--min-volume-ml", "inf", "finite"),
         ("--min-volume-ml", "-0.5", "finite"),
         ("--operating-point", "sens50", "sens99"),
+        ("--max-adc-ratio", "NaN", "ratio"),
+        ("--max-adc-ratio", "0", "ratio"),
+        ("--max-adc-ratio", "3", "ratio"),
     ] {
         let arg = format!("{flag}={value}");
         let out = strokeseg(&["segment", s(&study), "--out", s(&out_dir), &arg]);

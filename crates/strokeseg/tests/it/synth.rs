@@ -124,6 +124,17 @@ fn demo_from_another_folder_with_no_environment_uses_what_is_built_in() {
         "{}",
         r["patient"]
     );
+    // Every lesion is measured against the brain, and with an ADC only restricted diffusion
+    // is kept (the default rule, recorded in the report).
+    let rule = r["model"]["max_adc_ratio"].as_f64().expect("rule applied");
+    assert!((rule - 0.8).abs() < 1e-6, "{}", r["model"]);
+    for l in r["lesions"].as_array().unwrap() {
+        let a = l["signal"]["adc_ratio_low"]
+            .as_f64()
+            .expect("ADC ratio measured");
+        assert!(a < rule, "{l}");
+        assert!(l["signal"]["dwi_ratio"].as_f64().unwrap() > 1.0, "{l}");
+    }
     // Registered to the built-in template and located with the built-in JHU atlas.
     let loc = &r["location"];
     assert_eq!(loc["mni_map"], "registration", "{loc}");
