@@ -55,7 +55,11 @@ pub fn keep_restricted(
     let Some(max) = max_adc_ratio else {
         return (mask, lesions, 0);
     };
-    let restricted = |l: &Lesion| l.signal.and_then(|s| s.adc_ratio).is_none_or(|r| r < max);
+    let restricted = |l: &Lesion| {
+        l.signal
+            .and_then(|s| s.adc_ratio_low)
+            .is_none_or(|r| r < max)
+    };
     if lesions.iter().all(restricted) {
         return (mask, lesions, 0);
     }
@@ -697,19 +701,36 @@ mod signal_tests {
                 }
             }
         }
+        // lesion C (same size as B): half restricted (ADC 420), half normal tissue taken in
+        // by the segmentation (ADC 900): median high, lower quartile low, so it is kept.
+        for i in 10..12 {
+            for j in 8..10 {
+                for k in 2..4 {
+                    dwi[[i, j, k]] = 250.0;
+                    adc[[i, j, k]] = if j == 8 { 420.0 } else { 900.0 };
+                    prob[[i, j, k]] = 0.9;
+                }
+            }
+        }
         let dwi = Volume::new(dwi, affine).unwrap();
         let adc = Volume::new(adc, affine).unwrap();
         let prob = Volume::new(prob, affine).unwrap();
         let brain = Mask::on_grid(Array3::from_elem(dims, true), &dwi.grid());
         let (mask, mut lesions) = find_lesions(&prob, None, &|p| p, &LesionConfig::default());
-        assert_eq!(lesions.len(), 2);
+        assert_eq!(lesions.len(), 3);
         add_signal(&mut lesions, &mask, &brain, &dwi, Some(&adc));
+        let c = lesions[2].signal.unwrap();
+        assert!(
+            c.adc_ratio.unwrap() > 1.0 && c.adc_ratio_low.unwrap() < 0.6,
+            "{c:?}"
+        );
         let (m2, l2, dropped) =
             keep_restricted(mask.clone(), lesions.clone(), Some(RESTRICTED_ADC_RATIO));
-        assert_eq!(dropped, 1);
-        assert_eq!(l2.len(), 1);
+        assert_eq!(dropped, 1, "only the artefact");
+        assert_eq!(l2.len(), 2);
         assert_eq!((l2[0].id, l2[0].n_voxels), (1, 8));
-        assert_eq!(m2.count(), 8);
+        assert_eq!((l2[1].id, l2[1].n_voxels), (2, 8));
+        assert_eq!(m2.count(), 16);
         // The mask and table still agree.
         assert_eq!(
             label_lesions(&m2, &l2)
