@@ -42,6 +42,44 @@ impl Default for LesionConfig {
     }
 }
 
+/// Whether `l` passes the restricted-diffusion rule at `max` (a lesion without a measured
+/// ADC ratio passes).
+#[must_use]
+pub fn is_restricted(l: &Lesion, max: f32) -> bool {
+    l.signal
+        .and_then(|s| s.adc_ratio_low)
+        .is_none_or(|r| r < max)
+}
+
+/// The candidates (components of `cand_mask`, found at the lower candidate threshold and
+/// measured with [`add_signal`]) that count for the patient call: those that pass the
+/// restricted-diffusion rule themselves, and those holding a lesion of `kept` (the mask
+/// after the rule): a candidate grows into normal tissue around a lesion at the lower
+/// threshold, so its own ratio can rise above the limit while the lesion inside passes.
+#[must_use]
+pub fn call_candidates(
+    cand_mask: &Mask,
+    candidates: Vec<Lesion>,
+    max_adc_ratio: Option<f32>,
+    kept: &Mask,
+) -> Vec<Lesion> {
+    let Some(max) = max_adc_ratio else {
+        return candidates;
+    };
+    let labels = label_lesions(cand_mask, &candidates);
+    let holding: std::collections::HashSet<u32> = labels
+        .data()
+        .iter()
+        .zip(kept.data().iter())
+        .filter(|(_, &k)| k)
+        .map(|(&l, _)| l)
+        .collect();
+    candidates
+        .into_iter()
+        .filter(|c| is_restricted(c, max) || holding.contains(&(c.id as u32)))
+        .collect()
+}
+
 /// Drops the lesions whose lower-quartile ADC ratio ([`LesionSignal::adc_ratio_low`],
 /// measured by [`add_signal`]) is at or above `max_adc_ratio` from `lesions` and `mask`, and numbers the rest 1, 2, … again
 /// (largest first, as before). Lesions without an ADC ratio (no ADC, or not measured) are
@@ -55,11 +93,7 @@ pub fn keep_restricted(
     let Some(max) = max_adc_ratio else {
         return (mask, lesions, 0);
     };
-    let restricted = |l: &Lesion| {
-        l.signal
-            .and_then(|s| s.adc_ratio_low)
-            .is_none_or(|r| r < max)
-    };
+    let restricted = |l: &Lesion| is_restricted(l, max);
     if lesions.iter().all(restricted) {
         return (mask, lesions, 0);
     }
@@ -740,6 +774,20 @@ mod signal_tests {
                 .count(),
             8
         );
+        // For the call, a candidate found at a lower threshold that holds a kept lesion
+        // counts even when it took in enough normal tissue to fail the rule on its own.
+        let grown = lesions.clone();
+        let mut failing = grown.clone();
+        for c in &mut failing {
+            c.signal = Some(LesionSignal {
+                dwi_ratio: 2.0,
+                adc_ratio: Some(1.0),
+                adc_ratio_low: Some(0.95),
+            });
+        }
+        let counted = call_candidates(&mask, failing, Some(RESTRICTED_ADC_RATIO), &m2);
+        assert_eq!(counted.len(), 2, "the two candidates holding kept lesions");
+        assert_eq!(call_candidates(&mask, grown, None, &m2).len(), 3);
         // Switched off, or without ADC: nothing dropped.
         assert_eq!(keep_restricted(mask.clone(), lesions.clone(), None).2, 0);
         add_signal(&mut lesions, &mask, &brain, &dwi, None);

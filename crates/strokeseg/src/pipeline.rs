@@ -169,7 +169,12 @@ impl Segmenter {
         let location = strokeseg_atlas::describe(reg.as_ref(), atlas, &brain, &mask, &lesions);
         // The call ranks candidates found at a lower probability than the mask's (the
         // lesions of the report), each scored by its three most probable voxels.
-        let (_, candidates, _) = measured(&strokeseg_measure::candidate_config(lesion_cfg));
+        let candidates = {
+            let cfg = strokeseg_measure::candidate_config(lesion_cfg);
+            let (cmask, mut c) = find_lesions(&prob, Some(&search), &*to_mni, &cfg);
+            strokeseg_measure::add_signal(&mut c, &cmask, &brain, &study.dwi, study.adc.as_ref());
+            strokeseg_measure::call_candidates(&cmask, c, cfg.max_adc_ratio, &mask)
+        };
         let score = strokeseg_measure::patient_score(&candidates);
         let postprocess = t.elapsed().as_secs_f64();
         let mut inputs_used = vec!["dwi"];
