@@ -1,20 +1,24 @@
 #!/bin/bash
-# Packs the all-data run ($R/fold-all) into models/realmix-v1, calibrates it on the real
+# Packs the all-data run ($R/fold-all, or $RUN) into models/realmix-v1 (or models/$NAME), calibrates it on the real
 # negatives and labelled positives (originals of the healthy and ISLES'22 backgrounds), their
 # implanted validation studies and the template-synthetic validation studies, and scores it on
 # the held-out synthetic test set (seed 300, every preset). Real-case scores of this model are
 # in-sample; the honest real-case figures are the fold models' (evalfold.sh).
 # Usage: bash tools/realbg/ship.sh   (after folds.sh with FOLDS=all; $D/synth-test from gen.sh)
+#        NAME=realmix-v2 RUN=runs/fold-all-hn bash tools/realbg/ship.sh
+# RECALIBRATE=1 only calibrates and scores the model folder already there (no copy).
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 B=${STROKESEG:-$ROOT/target/release/strokeseg}
 D=${DATA:-$ROOT/data}
 R=${RUNS:-$ROOT/runs}
-m=$ROOT/models/realmix-v1
-run=$R/fold-all
+m=$ROOT/models/${NAME:-realmix-v1}
+run=${RUN:-$R/fold-all}
 mkdir -p $m
-cp $run/plan.json $run/train_log.csv $run/state.json $run/train_config.json $m/
-cp $run/checkpoints/best/config.json $run/checkpoints/best/model.bpk $m/
+if [ -z "${RECALIBRATE:-}" ]; then
+  cp $run/plan.json $run/train_log.csv $run/state.json $run/train_config.json $m/
+  cp $run/checkpoints/best/config.json $run/checkpoints/best/model.bpk $m/
+fi
 source "$(dirname "$0")/folds.env"
 cal_bg=$KNOWN_BG
 c=$R/calib-orig-all; rm -rf $c; mkdir -p $c/derivatives
