@@ -212,7 +212,9 @@ fn assert_unsupported(name: &str, uid: &str, name_part: &str) {
 fn assert_skipped_for_geometry(name: &str, s: &Scanned) {
     match &s.result {
         Err(InputError::Empty { reason, .. }) => assert!(
-            reason.contains("without position, orientation or pixel spacing"),
+            reason.contains("have no usable ImagePositionPatient")
+                || reason.contains("have no usable ImageOrientationPatient")
+                || reason.contains("have no usable PixelSpacing"),
             "{name}: {reason}"
         ),
         other => panic!("{name}: expected the image skipped for lack of geometry, got {other:?}"),
