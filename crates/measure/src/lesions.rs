@@ -685,30 +685,62 @@ mod signal_tests {
     use super::*;
     use nalgebra::Matrix4;
 
-    #[test]
-    fn signal_ratios_are_lesion_median_over_brain_median() {
-        let dims = (12, 12, 6);
-        let affine = Matrix4::identity();
-        let mut dwi = Array3::<f32>::from_elem(dims, 100.0);
-        let mut adc = Array3::<f32>::from_elem(dims, 800.0);
-        let mut prob = Array3::<f32>::zeros(dims);
-        // a 2×2×2 lesion: DWI 250, ADC 400
-        for i in 3..5 {
-            for j in 3..5 {
-                for k in 2..4 {
-                    dwi[[i, j, k]] = 250.0;
-                    adc[[i, j, k]] = 400.0;
-                    prob[[i, j, k]] = 0.9;
+    /// A brain of DWI 100 and ADC 800 everywhere, with lesions painted in.
+    struct Phantom {
+        dwi: Array3<f32>,
+        adc: Array3<f32>,
+        prob: Array3<f32>,
+    }
+
+    impl Phantom {
+        fn new(dims: (usize, usize, usize)) -> Self {
+            Phantom {
+                dwi: Array3::from_elem(dims, 100.0),
+                adc: Array3::from_elem(dims, 800.0),
+                prob: Array3::zeros(dims),
+            }
+        }
+
+        /// Paints a lesion (DWI 250, probability 0.9) over the box `lo..hi`, with the ADC
+        /// `adc(i, j, k)`.
+        fn lesion(
+            &mut self,
+            lo: [usize; 3],
+            hi: [usize; 3],
+            adc: impl Fn(usize, usize, usize) -> f32,
+        ) {
+            for i in lo[0]..hi[0] {
+                for j in lo[1]..hi[1] {
+                    for k in lo[2]..hi[2] {
+                        self.dwi[[i, j, k]] = 250.0;
+                        self.adc[[i, j, k]] = adc(i, j, k);
+                        self.prob[[i, j, k]] = 0.9;
+                    }
                 }
             }
         }
-        let dwi = Volume::new(dwi, affine).unwrap();
-        let adc = Volume::new(adc, affine).unwrap();
-        let prob = Volume::new(prob, affine).unwrap();
-        let brain = Mask::on_grid(Array3::from_elem(dims, true), &dwi.grid());
-        let (mask, mut lesions) = find_lesions(&prob, None, &|p| p, &LesionConfig::default());
+
+        /// The lesions found and measured: (mask, lesions, brain, DWI, ADC).
+        fn measured(self) -> (Mask, Vec<Lesion>, Mask, Volume, Volume) {
+            let affine = Matrix4::identity();
+            let dims = self.dwi.dim();
+            let dwi = Volume::new(self.dwi, affine).unwrap();
+            let adc = Volume::new(self.adc, affine).unwrap();
+            let prob = Volume::new(self.prob, affine).unwrap();
+            let brain = Mask::on_grid(Array3::from_elem(dims, true), &dwi.grid());
+            let (mask, mut lesions) = find_lesions(&prob, None, &|p| p, &LesionConfig::default());
+            add_signal(&mut lesions, &mask, &brain, &dwi, Some(&adc));
+            (mask, lesions, brain, dwi, adc)
+        }
+    }
+
+    #[test]
+    fn signal_ratios_are_lesion_median_over_brain_median() {
+        let mut ph = Phantom::new((12, 12, 6));
+        // a 2×2×2 lesion: DWI 250, ADC 400
+        ph.lesion([3, 3, 2], [5, 5, 4], |_, _, _| 400.0);
+        let (mask, mut lesions, brain, dwi, _) = ph.measured();
         assert_eq!(lesions.len(), 1);
-        add_signal(&mut lesions, &mask, &brain, &dwi, Some(&adc));
         let s = lesions[0].signal.expect("measured");
         assert!((s.dwi_ratio - 2.5).abs() < 1e-6, "{s:?}");
         assert!((s.adc_ratio.unwrap() - 0.5).abs() < 1e-6, "{s:?}");
@@ -718,41 +750,19 @@ mod signal_tests {
 
     #[test]
     fn lesions_without_restricted_diffusion_are_dropped_and_the_rest_renumbered() {
-        let dims = (16, 12, 6);
-        let affine = Matrix4::identity();
-        let mut dwi = Array3::<f32>::from_elem(dims, 100.0);
-        let mut adc = Array3::<f32>::from_elem(dims, 800.0);
-        let mut prob = Array3::<f32>::zeros(dims);
+        let mut ph = Phantom::new((16, 12, 6));
         // lesion A (larger, ADC normal: an artefact) and lesion B (smaller, ADC 0.5×)
-        for (i0, n, a) in [(1usize, 3usize, 820.0f32), (10, 2, 400.0)] {
-            for i in i0..i0 + n {
-                for j in 3..3 + n {
-                    for k in 2..4 {
-                        dwi[[i, j, k]] = 250.0;
-                        adc[[i, j, k]] = a;
-                        prob[[i, j, k]] = 0.9;
-                    }
-                }
-            }
-        }
+        ph.lesion([1, 3, 2], [4, 6, 4], |_, _, _| 820.0);
+        ph.lesion([10, 3, 2], [12, 5, 4], |_, _, _| 400.0);
         // lesion C (same size as B): half restricted (ADC 420), half normal tissue taken in
         // by the segmentation (ADC 900): median high, lower quartile low, so it is kept.
-        for i in 10..12 {
-            for j in 8..10 {
-                for k in 2..4 {
-                    dwi[[i, j, k]] = 250.0;
-                    adc[[i, j, k]] = if j == 8 { 420.0 } else { 900.0 };
-                    prob[[i, j, k]] = 0.9;
-                }
-            }
-        }
-        let dwi = Volume::new(dwi, affine).unwrap();
-        let adc = Volume::new(adc, affine).unwrap();
-        let prob = Volume::new(prob, affine).unwrap();
-        let brain = Mask::on_grid(Array3::from_elem(dims, true), &dwi.grid());
-        let (mask, mut lesions) = find_lesions(&prob, None, &|p| p, &LesionConfig::default());
+        ph.lesion(
+            [10, 8, 2],
+            [12, 10, 4],
+            |_, j, _| if j == 8 { 420.0 } else { 900.0 },
+        );
+        let (mask, mut lesions, brain, dwi, _) = ph.measured();
         assert_eq!(lesions.len(), 3);
-        add_signal(&mut lesions, &mask, &brain, &dwi, Some(&adc));
         let c = lesions[2].signal.unwrap();
         assert!(
             c.adc_ratio.unwrap() > 1.0 && c.adc_ratio_low.unwrap() < 0.6,

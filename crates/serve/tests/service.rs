@@ -29,7 +29,11 @@ fn config(data: &Path, quiet: f64) -> Config {
 }
 
 fn start(data: &Path, quiet: f64, p: Arc<FakeProcessor>) -> (Service, String, String) {
-    let svc = Service::start(config(data, quiet), p).unwrap();
+    start_with(config(data, quiet), p)
+}
+
+fn start_with(cfg: Config, p: Arc<FakeProcessor>) -> (Service, String, String) {
+    let svc = Service::start(cfg, p).unwrap();
     let http = format!("http://{}", svc.http_addr());
     let dicom = svc.dicom_addr().to_string();
     (svc, http, dicom)
@@ -643,11 +647,7 @@ fn a_study_over_max_study_mib_is_refused_and_its_job_fails_with_the_reason() {
         max_study_mib: 1,
         ..config(&data, 0.3)
     };
-    let svc = Service::start(cfg, Arc::clone(&p) as Arc<dyn strokeseg_serve::Processor>).unwrap();
-    let (http, dicom) = (
-        format!("http://{}", svc.http_addr()),
-        svc.dicom_addr().to_string(),
-    );
+    let (svc, http, dicom) = start_with(cfg, Arc::clone(&p));
     // Four instances of 400 KB each (a private padding element): the third passes 1 MiB.
     let files = dwi_series(&tmp.path().join("s"), 41, 4);
     edit_files(&files, |o| {
