@@ -22,6 +22,14 @@ pub struct Config {
     pub token: Option<String>,
     /// Where the token lives when `token` is unset (default: DATA_DIR/token).
     pub token_file: Option<PathBuf>,
+    /// More people who may sign in, each with their own token and role (`[[users]]`). The
+    /// `token` above (or the token file) belongs to the user `admin`, role `admin`.
+    pub users: Vec<User>,
+    /// How long a browser sign-in lasts, in hours (the session cookie's expiry).
+    pub session_hours: f64,
+    /// Mark the session cookie `Secure` (send it over HTTPS only). Set it when a TLS proxy
+    /// stands in front of the service; plain HTTP on localhost needs it off.
+    pub secure_cookie: bool,
     /// A study is complete when no new instance arrived for this many seconds.
     pub quiet_period_s: f64,
     /// Studies processed at the same time (the model already uses every core).
@@ -42,6 +50,30 @@ pub struct Config {
     pub max_study_mib: usize,
     /// Where results go, if anywhere.
     pub forward: Forward,
+}
+
+/// One person who may sign in.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct User {
+    /// Name shown in the worklist and used for acknowledgements (no patient data).
+    pub name: String,
+    /// Their token: the password of the sign-in page and the bearer token of the API.
+    pub token: String,
+    /// What they may do.
+    #[serde(default)]
+    pub role: Role,
+}
+
+/// What a user may do.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// See the worklist, studies and results; acknowledge alerts; upload instances.
+    #[default]
+    Read,
+    /// Also retry a failed job or re-run a finished one.
+    Admin,
 }
 
 /// Destinations for the DICOM results (SEG, Secondary Capture).
@@ -87,6 +119,9 @@ impl Default for Config {
             ae_title: "STROKESEG".into(),
             token: None,
             token_file: None,
+            users: Vec::new(),
+            session_hours: 12.0,
+            secure_cookie: false,
             quiet_period_s: 10.0,
             workers: 1,
             max_upload_mib: 512,
@@ -139,12 +174,50 @@ impl Config {
             (1..=1_048_576).contains(&self.max_study_mib),
             "max_study_mib must be 1 to 1048576 (1 TiB)"
         );
+        let token_ok = |t: &str| {
+            t.chars().filter(|c| !c.is_whitespace()).count() >= 8
+                && !t.starts_with(char::is_whitespace)
+                && !t.ends_with(char::is_whitespace)
+        };
         if let Some(t) = &self.token {
             anyhow::ensure!(
-                t.chars().filter(|c| !c.is_whitespace()).count() >= 8
-                    && !t.starts_with(char::is_whitespace)
-                    && !t.ends_with(char::is_whitespace),
+                token_ok(t),
                 "token must be at least 8 characters that are not spaces, with none at either end"
+            );
+        }
+        anyhow::ensure!(
+            self.session_hours.is_finite()
+                && self.session_hours > 0.0
+                && self.session_hours <= 24.0 * 30.0,
+            "session_hours must be more than 0 and at most 720 (30 days)"
+        );
+        let mut names = std::collections::HashSet::from(["admin"]);
+        let mut tokens: std::collections::HashSet<&str> =
+            self.token.iter().map(String::as_str).collect();
+        for u in &self.users {
+            anyhow::ensure!(
+                !u.name.is_empty()
+                    && u.name.len() <= 64
+                    && u.name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)),
+                "users: name {:?} must be 1 to 64 letters, digits, '.', '_' or '-'",
+                u.name
+            );
+            anyhow::ensure!(
+                names.insert(&u.name),
+                "users: name {:?} is used twice (admin is the token's user)",
+                u.name
+            );
+            anyhow::ensure!(
+                token_ok(&u.token),
+                "users: the token of {:?} must be at least 8 characters that are not spaces, with none at either end",
+                u.name
+            );
+            anyhow::ensure!(
+                tokens.insert(&u.token),
+                "users: the token of {:?} is also another user's",
+                u.name
             );
         }
         Ok(())
@@ -217,5 +290,56 @@ mod tests {
             ..Config::default()
         };
         assert!(deep.validate().is_err());
+    }
+
+    #[test]
+    fn users_with_roles_are_read_and_checked() {
+        let c: Config = toml::from_str(
+            "token = \"admin-token-1\"\nsession_hours = 8\n\
+             [[users]]\nname = \"reader.1\"\ntoken = \"reader-token-1\"\n\
+             [[users]]\nname = \"boss\"\ntoken = \"boss-token-11\"\nrole = \"admin\"\n",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.users[0].role, Role::Read, "read is the default role");
+        assert_eq!(c.users[1].role, Role::Admin);
+        assert!(toml::from_str::<Config>(
+            "[[users]]\nname=\"x\"\ntoken=\"abcdefgh\"\nrole=\"root\""
+        )
+        .is_err());
+        let user = |name: &str, token: &str| User {
+            name: name.into(),
+            token: token.into(),
+            role: Role::Read,
+        };
+        let with = |users: Vec<User>| Config {
+            token: Some("admin-token-1".into()),
+            users,
+            ..Config::default()
+        };
+        for (bad, why) in [
+            (vec![user("admin", "other-token-1")], "admin is taken"),
+            (vec![user("a b", "other-token-1")], "space in a name"),
+            (vec![user("", "other-token-1")], "empty name"),
+            (vec![user("ana", "short")], "short token"),
+            (vec![user("ana", "admin-token-1")], "the admin's token"),
+            (
+                vec![user("ana", "other-token-1"), user("ana", "other-token-2")],
+                "a name twice",
+            ),
+            (
+                vec![user("ana", "other-token-1"), user("ben", "other-token-1")],
+                "a token twice",
+            ),
+        ] {
+            assert!(with(bad).validate().is_err(), "accepted: {why}");
+        }
+        for h in [0.0, -1.0, f64::NAN, 721.0] {
+            let c = Config {
+                session_hours: h,
+                ..Config::default()
+            };
+            assert!(c.validate().is_err(), "session_hours {h} accepted");
+        }
     }
 }

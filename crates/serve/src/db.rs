@@ -7,9 +7,11 @@
 //! one statement or transaction under the connection's mutex, so a job is claimed by exactly
 //! one worker.
 
+use crate::ingest::PatientInfo;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 /// Seconds since the Unix epoch.
@@ -62,6 +64,10 @@ pub struct Job {
     pub forward: Option<serde_json::Value>,
     /// Series stored but not processed, with reasons.
     pub ignored_series: Vec<IgnoredSeries>,
+    /// Patient and study identifiers from the study's first instance.
+    pub patient: PatientInfo,
+    /// Whether the user asking has acknowledged this job's result (the worklist's alert).
+    pub acknowledged: bool,
 }
 
 /// Fields of a newly received instance.
@@ -80,11 +86,15 @@ pub struct NewInstance<'a> {
     pub reason: Option<&'a str>,
     /// Where it was stored.
     pub path: &'a str,
+    /// Patient and study identifiers (kept with the job its study starts).
+    pub patient: &'a PatientInfo,
 }
 
 /// The database.
 pub struct Db {
     conn: Mutex<Connection>,
+    /// Bumped by every change to a job, so that live views know when to look again.
+    version: AtomicU64,
 }
 
 const SCHEMA: &str = "
@@ -114,9 +124,25 @@ CREATE TABLE IF NOT EXISTS instances (
     received_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS instances_study ON instances(study_uid);
+CREATE TABLE IF NOT EXISTS acks (
+    job_id INTEGER NOT NULL,
+    user TEXT NOT NULL,
+    at REAL NOT NULL,
+    PRIMARY KEY (job_id, user)
+);
 ";
 
-const JOB_COLS: &str = "id, study_uid, status, created_at, updated_at, last_instance_at, attempts, summary, error, forward";
+/// Columns added after the first release, with their definitions: added to an older
+/// database when it is opened.
+const ADDED_JOB_COLS: [(&str, &str); 5] = [
+    ("patient_id", "TEXT NOT NULL DEFAULT ''"),
+    ("patient_name", "TEXT NOT NULL DEFAULT ''"),
+    ("accession", "TEXT NOT NULL DEFAULT ''"),
+    ("study_description", "TEXT NOT NULL DEFAULT ''"),
+    ("study_date", "TEXT NOT NULL DEFAULT ''"),
+];
+
+const JOB_COLS: &str = "id, study_uid, status, created_at, updated_at, last_instance_at, attempts, summary, error, forward, patient_id, patient_name, accession, study_description, study_date";
 
 impl Db {
     /// Opens (creating if needed) the database at `path`, in WAL mode.
@@ -138,9 +164,29 @@ impl Db {
         // last commits).
         conn.execute_batch("PRAGMA synchronous=NORMAL;")?;
         conn.execute_batch(SCHEMA)?;
+        let have: Vec<String> = conn
+            .prepare("SELECT name FROM pragma_table_info('jobs')")?
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        for (col, def) in ADDED_JOB_COLS {
+            if !have.iter().any(|h| h == col) {
+                conn.execute_batch(&format!("ALTER TABLE jobs ADD COLUMN {col} {def}"))?;
+            }
+        }
         Ok(Db {
             conn: Mutex::new(conn),
+            version: AtomicU64::new(1),
         })
+    }
+
+    /// A number that changes whenever a job changes.
+    #[must_use]
+    pub fn version(&self) -> u64 {
+        self.version.load(Ordering::SeqCst)
+    }
+
+    fn changed(&self) {
+        self.version.fetch_add(1, Ordering::SeqCst);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -155,10 +201,12 @@ impl Db {
     /// # Errors
     /// SQLite errors.
     pub fn recover(&self) -> anyhow::Result<usize> {
-        Ok(self.lock().execute(
+        let n = self.lock().execute(
             "UPDATE jobs SET status='queued', updated_at=?1 WHERE status='processing'",
             params![now()],
-        )?)
+        )?;
+        self.changed();
+        Ok(n)
     }
 
     /// Records a received instance; returns its job id, whether the instance was new (a
@@ -206,9 +254,10 @@ impl Db {
             }
             // New study, or new instances after the study was processed: a new job.
             _ => {
+                let p = i.patient;
                 tx.execute(
-                    "INSERT INTO jobs (study_uid, status, created_at, updated_at, last_instance_at) VALUES (?1, 'receiving', ?2, ?2, ?2)",
-                    params![i.study_uid, t],
+                    "INSERT INTO jobs (study_uid, status, created_at, updated_at, last_instance_at, patient_id, patient_name, accession, study_description, study_date) VALUES (?1, 'receiving', ?2, ?2, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![i.study_uid, t, p.patient_id, p.patient_name, p.accession, p.study_description, p.study_date],
                 )?;
                 tx.last_insert_rowid()
             }
@@ -218,6 +267,7 @@ impl Db {
             params![i.sop_uid, i.study_uid, i.series_uid, job, i.modality, i.dwi, i.reason, i.path, t],
         )?;
         tx.commit()?;
+        self.changed();
         Ok((job, true, first_of_series))
     }
 
@@ -227,10 +277,14 @@ impl Db {
     /// SQLite errors.
     pub fn promote(&self, quiet_s: f64) -> anyhow::Result<usize> {
         let t = now();
-        Ok(self.lock().execute(
+        let n = self.lock().execute(
             "UPDATE jobs SET status='queued', updated_at=?1 WHERE status='receiving' AND last_instance_at <= ?2",
             params![t, t - quiet_s],
-        )?)
+        )?;
+        if n > 0 {
+            self.changed();
+        }
+        Ok(n)
     }
 
     /// Claims the oldest queued job for processing: returns (id, study UID).
@@ -254,6 +308,9 @@ impl Db {
             )?;
         }
         tx.commit()?;
+        if next.is_some() {
+            self.changed();
+        }
         Ok(next)
     }
 
@@ -292,7 +349,54 @@ impl Db {
                 now()
             ],
         )?;
+        self.changed();
         Ok(())
+    }
+
+    /// Records that `user` acknowledged job `id`'s result; false when there is no such job.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn acknowledge(&self, id: i64, user: &str) -> anyhow::Result<bool> {
+        let conn = self.lock();
+        let exists = conn
+            .query_row("SELECT 1 FROM jobs WHERE id=?1", [id], |_| Ok(()))
+            .optional()?
+            .is_some();
+        if exists {
+            conn.execute(
+                "INSERT OR IGNORE INTO acks (job_id, user, at) VALUES (?1, ?2, ?3)",
+                params![id, user, now()],
+            )?;
+            drop(conn);
+            self.changed();
+        }
+        Ok(exists)
+    }
+
+    /// Queues a finished or failed job again (an administrator's retry or re-run); returns
+    /// the status it had, or `None` when there is no such job. Jobs still receiving, queued
+    /// or processing, and ignored studies (no DWI), are left as they are.
+    ///
+    /// # Errors
+    /// SQLite errors.
+    pub fn requeue(&self, id: i64) -> anyhow::Result<Option<String>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let status: Option<String> = tx
+            .query_row("SELECT status FROM jobs WHERE id=?1", [id], |r| r.get(0))
+            .optional()?;
+        if matches!(status.as_deref(), Some("done" | "failed")) {
+            tx.execute(
+                "UPDATE jobs SET status='queued', updated_at=?2, error=NULL WHERE id=?1",
+                params![id, now()],
+            )?;
+            tx.execute("DELETE FROM acks WHERE job_id=?1", [id])?;
+        }
+        tx.commit()?;
+        drop(conn);
+        self.changed();
+        Ok(status)
     }
 
     fn ignored_series(conn: &Connection, study_uid: &str) -> rusqlite::Result<Vec<IgnoredSeries>> {
@@ -310,15 +414,21 @@ impl Db {
         rows.collect()
     }
 
-    fn job_from_row(conn: &Connection, r: &rusqlite::Row<'_>) -> rusqlite::Result<Job> {
+    fn job_from_row(conn: &Connection, r: &rusqlite::Row<'_>, user: &str) -> rusqlite::Result<Job> {
         let json = |s: Option<String>| s.and_then(|s| serde_json::from_str(&s).ok());
         let study_uid: String = r.get(1)?;
         let count = |dwi: bool| -> rusqlite::Result<i64> {
             conn.prepare_cached("SELECT count(*) FROM instances WHERE study_uid=?1 AND dwi=?2")?
                 .query_row(params![study_uid, dwi], |r| r.get(0))
         };
+        let id: i64 = r.get(0)?;
+        let acknowledged = conn
+            .prepare_cached("SELECT 1 FROM acks WHERE job_id=?1 AND user=?2")?
+            .query_row(params![id, user], |_| Ok(()))
+            .optional()?
+            .is_some();
         Ok(Job {
-            id: r.get(0)?,
+            id,
             status: r.get(2)?,
             created_at: r.get(3)?,
             updated_at: r.get(4)?,
@@ -331,34 +441,42 @@ impl Db {
             n_other: count(false)?,
             ignored_series: Self::ignored_series(conn, &study_uid)?,
             study_uid,
+            patient: PatientInfo {
+                patient_id: r.get(10)?,
+                patient_name: r.get(11)?,
+                accession: r.get(12)?,
+                study_description: r.get(13)?,
+                study_date: r.get(14)?,
+            },
+            acknowledged,
         })
     }
 
-    /// All jobs, newest first.
+    /// All jobs, newest first, with `user`'s acknowledgements.
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn list(&self) -> anyhow::Result<Vec<Job>> {
+    pub fn list(&self, user: &str) -> anyhow::Result<Vec<Job>> {
         let conn = self.lock();
         let mut st = conn.prepare(&format!("SELECT {JOB_COLS} FROM jobs ORDER BY id DESC"))?;
         let mut rows = st.query([])?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
-            out.push(Self::job_from_row(&conn, r)?);
+            out.push(Self::job_from_row(&conn, r, user)?);
         }
         Ok(out)
     }
 
-    /// One job.
+    /// One job, with `user`'s acknowledgement.
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn get(&self, id: i64) -> anyhow::Result<Option<Job>> {
+    pub fn get(&self, id: i64, user: &str) -> anyhow::Result<Option<Job>> {
         let conn = self.lock();
         let mut st = conn.prepare(&format!("SELECT {JOB_COLS} FROM jobs WHERE id=?1"))?;
         let mut rows = st.query([id])?;
         match rows.next()? {
-            Some(r) => Ok(Some(Self::job_from_row(&conn, r)?)),
+            Some(r) => Ok(Some(Self::job_from_row(&conn, r, user)?)),
             None => Ok(None),
         }
     }
@@ -368,8 +486,17 @@ impl Db {
 mod tests {
     use super::*;
 
+    static NOBODY: PatientInfo = PatientInfo {
+        patient_id: String::new(),
+        patient_name: String::new(),
+        accession: String::new(),
+        study_description: String::new(),
+        study_date: String::new(),
+    };
+
     fn inst<'a>(sop: &'a str, study: &'a str, dwi: bool) -> NewInstance<'a> {
         NewInstance {
+            patient: &NOBODY,
             sop_uid: sop,
             study_uid: study,
             series_uid: "1.1",
@@ -400,7 +527,7 @@ mod tests {
         // Reopen as after a crash: the processing job is queued again.
         let db = Db::open(&dir.path().join("jobs.sqlite")).unwrap();
         assert_eq!(db.recover().unwrap(), 1);
-        let j = db.get(a).unwrap().unwrap();
+        let j = db.get(a, "u").unwrap().unwrap();
         assert_eq!(
             (j.status.as_str(), j.attempts, j.n_dwi, j.n_other),
             ("queued", 1, 1, 1)
@@ -412,7 +539,70 @@ mod tests {
         // A new instance after the job finished starts a new job for the study.
         let (d, _, _) = db.record_instance(&inst("1.1.3", "1.2", true)).unwrap();
         assert_ne!(d, a);
-        assert_eq!(db.list().unwrap().len(), 2);
-        assert_eq!(db.get(a).unwrap().unwrap().summary.unwrap()["x"], 1);
+        assert_eq!(db.list("u").unwrap().len(), 2);
+        assert_eq!(db.get(a, "u").unwrap().unwrap().summary.unwrap()["x"], 1);
+    }
+
+    #[test]
+    fn acknowledgements_are_per_user_and_a_retry_clears_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("jobs.sqlite")).unwrap();
+        let v0 = db.version();
+        let (a, _, _) = db.record_instance(&inst("1.1.1", "1.2", true)).unwrap();
+        assert!(db.version() > v0, "a new instance is a change");
+        assert!(!db.acknowledge(a + 1, "ana").unwrap(), "no such job");
+        assert_eq!(db.requeue(a).unwrap().as_deref(), Some("receiving"));
+        assert_eq!(
+            db.get(a, "ana").unwrap().unwrap().status,
+            "receiving",
+            "a job still receiving is not queued by a retry"
+        );
+        db.promote(0.0).unwrap();
+        db.claim().unwrap().unwrap();
+        db.finish(a, "failed", None, Some("boom"), None).unwrap();
+        let v1 = db.version();
+        assert!(db.acknowledge(a, "ana").unwrap());
+        assert!(db.acknowledge(a, "ana").unwrap(), "twice is fine");
+        assert!(db.version() > v1);
+        assert!(db.get(a, "ana").unwrap().unwrap().acknowledged);
+        assert!(!db.get(a, "ben").unwrap().unwrap().acknowledged);
+        assert!(db.list("ana").unwrap()[0].acknowledged);
+        assert_eq!(db.requeue(a).unwrap().as_deref(), Some("failed"));
+        let j = db.get(a, "ana").unwrap().unwrap();
+        assert_eq!((j.status.as_str(), j.error), ("queued", None));
+        assert!(!j.acknowledged, "a re-run result is a new result");
+        assert_eq!(db.requeue(a + 7).unwrap(), None);
+    }
+
+    #[test]
+    fn a_database_from_before_the_worklist_gains_the_patient_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jobs.sqlite");
+        {
+            // The jobs table as the first release created it, with one finished job.
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(
+                "CREATE TABLE jobs (id INTEGER PRIMARY KEY AUTOINCREMENT, study_uid TEXT NOT NULL, \
+                 status TEXT NOT NULL, created_at REAL NOT NULL, updated_at REAL NOT NULL, \
+                 last_instance_at REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, summary TEXT, \
+                 error TEXT, forward TEXT);
+                 INSERT INTO jobs (study_uid, status, created_at, updated_at, last_instance_at) \
+                 VALUES ('1.9', 'done', 1, 1, 1);",
+            )
+            .unwrap();
+        }
+        let db = Db::open(&path).unwrap();
+        let j = db.list("u").unwrap();
+        assert_eq!(j.len(), 1);
+        assert_eq!((j[0].status.as_str(), &j[0].patient), ("done", &NOBODY));
+        let who = PatientInfo {
+            patient_id: "P1".into(),
+            patient_name: "Doe^Jane".into(),
+            ..NOBODY.clone()
+        };
+        let mut i = inst("1.1.9", "1.10", true);
+        i.patient = &who;
+        let (b, _, _) = db.record_instance(&i).unwrap();
+        assert_eq!(db.get(b, "u").unwrap().unwrap().patient, who);
     }
 }

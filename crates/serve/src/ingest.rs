@@ -77,7 +77,25 @@ pub struct Checked {
     pub kind: Kind,
     /// Size of the instance as received (bytes), counted against `max_study_mib`.
     pub bytes: u64,
+    /// Who and what the study is, as received (shown on the worklist; never logged).
+    pub patient: PatientInfo,
     obj: DefaultDicomObject,
+}
+
+/// Patient and study identifiers as received, for the worklist. Patient data: kept in the
+/// job database, shown to signed-in users, never written to logs or URLs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PatientInfo {
+    /// PatientID (0010,0020).
+    pub patient_id: String,
+    /// PatientName (0010,0010), `^` between name parts as in DICOM.
+    pub patient_name: String,
+    /// AccessionNumber (0008,0050).
+    pub accession: String,
+    /// StudyDescription (0008,1030).
+    pub study_description: String,
+    /// StudyDate (0008,0020), YYYYMMDD.
+    pub study_date: String,
 }
 
 /// Marker in a study's folder (`DATA/studies/<study>/`) saying it outgrew `max_study_mib`;
@@ -199,11 +217,27 @@ fn check(obj: DefaultDicomObject) -> Result<Checked, Rejected> {
     };
     let modality = text(&obj, tags::MODALITY).unwrap_or_default();
     let kind = classify(&obj);
+    // Bounded: these are shown, not parsed, and a hostile sender could make them long.
+    let field = |t: Tag| {
+        text(&obj, t)
+            .unwrap_or_default()
+            .chars()
+            .take(128)
+            .collect::<String>()
+    };
+    let patient = PatientInfo {
+        patient_id: field(tags::PATIENT_ID),
+        patient_name: field(tags::PATIENT_NAME),
+        accession: field(tags::ACCESSION_NUMBER),
+        study_description: field(tags::STUDY_DESCRIPTION),
+        study_date: field(tags::STUDY_DATE),
+    };
     Ok(Checked {
         ids,
         modality,
         kind,
         bytes: 0,
+        patient,
         obj,
     })
 }

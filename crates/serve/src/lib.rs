@@ -1,6 +1,7 @@
 //! `strokeseg serve`: the service around the model, without the model.
 //!
-//! Owns: the DICOM listener (C-STORE SCP), the HTTP API (axum, bearer token), the SQLite job
+//! Owns: the DICOM listener (C-STORE SCP), the HTTP API and the browser worklist/viewer
+//! (axum; bearer tokens or a session cookie, see [`auth`]), the SQLite job
 //! store (WAL), quiet-period study completion, the DWI/non-DWI rule for received series,
 //! storage of received instances under the data folder, and sending results on (C-STORE SCU,
 //! DICOMweb STOW-RS). Must not touch: the model, preprocessing or report contents — the work
@@ -11,6 +12,7 @@
 //! <SeriesUID>/<SOPUID>.dcm`, `jobs/<id>/` (the processor's outputs).
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod dimse;
@@ -19,9 +21,12 @@ pub mod ingest;
 mod scp;
 pub mod scu;
 pub mod stow;
+mod web;
 pub mod worker;
 
 pub use config::Config;
+pub use http::{Route, ROUTES, VIEWER_ADC, VIEWER_DWI};
+pub use web::{NIIVUE_JS_BYTES, NIIVUE_LICENSE, NIIVUE_VERSION};
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -55,6 +60,7 @@ pub(crate) struct Shared {
     pub db: db::Db,
     pub processor: Arc<dyn Processor>,
     pub token: String,
+    pub auth: auth::Auth,
     pub stop: AtomicBool,
     /// Bytes received per study (from disk the first time a study is seen after a start),
     /// for `max_study_mib`.
@@ -80,6 +86,7 @@ impl Shared {
                 dwi: reason.is_none(),
                 reason,
                 path: &path.to_string_lossy(),
+                patient: &c.patient,
             })
             .map_err(|e| ingest::Rejected::Io(format!("job database: {e:#}")))?;
         if new {
@@ -212,11 +219,13 @@ impl Service {
         http.set_nonblocking(true)?;
         let (dicom_addr, http_addr) = (dicom.local_addr()?, http.local_addr()?);
         let workers = cfg.workers;
+        let auth = auth::Auth::new(&cfg, &token);
         let shared = Arc::new(Shared {
             cfg,
             db,
             processor,
             token,
+            auth,
             stop: AtomicBool::new(false),
             study_bytes: std::sync::Mutex::default(),
         });
