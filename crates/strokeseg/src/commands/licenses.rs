@@ -31,6 +31,16 @@ pub fn run(a: &LicensesArgs) -> anyhow::Result<Status> {
         println!();
     }
     println!(
+        "== NiiVue {} ({:.1} MB): the image viewer of `strokeseg serve`'s study page \
+         (web/vendor/niivue.umd.js, unmodified)\n",
+        strokeseg_serve::NIIVUE_VERSION,
+        strokeseg_serve::NIIVUE_JS_BYTES as f64 / 1e6
+    );
+    for line in strokeseg_serve::NIIVUE_LICENSE.lines() {
+        println!("   {line}");
+    }
+    println!();
+    println!(
         "Override them with --model / $STROKESEG_MODEL, --template / $STROKESEG_TEMPLATE_DIR and \
          --atlas / $STROKESEG_ATLAS (--no-atlas for the coarse location rule)."
     );

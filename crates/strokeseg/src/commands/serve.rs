@@ -11,6 +11,7 @@ use anyhow::Context;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
+use strokeseg_io::nifti_io::write_volume;
 use strokeseg_io::{InputError, Study, StudySpec};
 use strokeseg_serve::{Config, JobResult, Processor};
 
@@ -61,11 +62,26 @@ impl Processor for Segment {
             .context("the DICOM outputs were not written")?;
         let mut files = vec![PathBuf::from(&d.seg)];
         files.extend(d.secondary_capture.iter().map(PathBuf::from));
+        // The images the browser viewer shows, on the mask's grid.
+        write_volume(
+            &out_dir.join(strokeseg_serve::VIEWER_DWI),
+            &study.dwi,
+            "strokeseg viewer: DWI as read",
+        )?;
+        if let Some(adc) = &study.adc {
+            write_volume(
+                &out_dir.join(strokeseg_serve::VIEWER_ADC),
+                adc,
+                "strokeseg viewer: ADC (10^-6 mm2/s)",
+            )?;
+        }
         let summary = serde_json::json!({
             "call": r.patient.call,
             "score": r.patient.score,
+            "operating_point": r.patient.operating_point.as_ref().map(|o| serde_json::json!({"name": o.name, "threshold": o.threshold})),
             "lesions": r.lesions.len(),
             "total_lesion_volume_ml": r.total_lesion_volume_ml,
+            "largest": largest(&r),
             "text": summary_line("study", &r),
             "seg_series_uid": d.seg_series_uid,
             "sc_series_uid": d.sc_series_uid,
@@ -76,6 +92,29 @@ impl Processor for Segment {
             dicom_files: files,
         })
     }
+}
+
+/// The largest lesion for the worklist: volume, coarse region, and its main JHU structure and
+/// arterial territory when registration placed it.
+fn largest(r: &strokeseg_report::json::Report) -> Option<serde_json::Value> {
+    let l = r
+        .lesions
+        .iter()
+        .max_by(|a, b| a.volume_ml.total_cmp(&b.volume_ml))?;
+    let loc = r
+        .location
+        .as_ref()
+        .and_then(|s| s.lesions.iter().find(|x| x.id == l.id));
+    let label = |v: Option<&Vec<strokeseg_atlas::Share>>| {
+        v.and_then(|s| s.first()).map(strokeseg_atlas::Share::label)
+    };
+    Some(serde_json::json!({
+        "id": l.id,
+        "volume_ml": l.volume_ml,
+        "region": l.region,
+        "structure": label(loc.map(|x| &x.structures)),
+        "territory": label(loc.map(|x| &x.territories)),
+    }))
 }
 
 /// The configuration: the file (or defaults), then the command-line overrides.

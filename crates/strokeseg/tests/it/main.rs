@@ -2,6 +2,7 @@
 
 mod adapt_cli;
 mod bad_input;
+mod browser;
 mod device_cli;
 mod dicom;
 mod dicom_out;

@@ -16,7 +16,7 @@ const TOKEN: &str = "serve-test-token-42";
 const SEG_CLASS: &str = "1.2.840.10008.5.1.4.1.1.66.4";
 
 /// Kills the child when dropped (also when an assertion fails).
-struct Killed(Child);
+pub(super) struct Killed(pub(super) Child);
 impl Drop for Killed {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -24,7 +24,7 @@ impl Drop for Killed {
     }
 }
 
-fn free_port() -> u16 {
+pub(super) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -122,10 +122,16 @@ fn start_orthanc(dir: &Path, exe: &Path, plugin: &Path) -> (Killed, u16, u16) {
 
 /// Starts `strokeseg serve` with `config`; returns it and its (HTTP URL, DICOM address).
 fn start_serve(config: &Path) -> (Killed, String, String) {
+    start_serve_logging(config, Stdio::inherit())
+}
+
+/// [`start_serve`] with its log (stderr) going to `log`.
+pub(super) fn start_serve_logging(config: &Path, log: Stdio) -> (Killed, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_strokeseg"))
         .args(["serve", "--config", s(config)])
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
+        .stderr(log)
         .spawn()
         .expect("start strokeseg serve");
     let stdout = child.stdout.take().unwrap();

@@ -173,6 +173,8 @@ fn licenses_names_what_is_built_in_with_its_licence() {
         "CC BY-SA 4.0",
         "Liu",
         "Research use only",
+        "NiiVue 0.69.0",
+        "Copyright (c) 2021, Niivue",
     ] {
         assert!(out.stdout.contains(needle), "{needle}: {}", out.stdout);
     }
