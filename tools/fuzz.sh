@@ -12,7 +12,7 @@ RUNS=${RUNS:-1000000}
 MAXLEN=${MAXLEN:-16384}
 cd "$ROOT/fuzz"
 C=corpus
-mkdir -p $C/nifti_file $C/dicom_folder $C/serve_ingest $C/serve_config
+mkdir -p $C/nifti_file $C/dicom_folder $C/serve_ingest $C/serve_config $C/serve_pdu
 python3 - "$C/nifti_file" <<'PY'
 import struct, sys, gzip, os
 d = sys.argv[1]
@@ -46,9 +46,34 @@ if [ -d "$SHARED/data/real/dicom" ]; then
 else
   echo "no $SHARED: DICOM targets start from an empty corpus" >&2
 fi
+# serve_pdu: what an SCU sends: A-ASSOCIATE-RQ, a P-DATA-TF with a C-STORE-RQ command and a
+# data fragment, A-RELEASE-RQ; and an A-ABORT (PS3.8 9.3, built here byte by byte).
+python3 - "$C/serve_pdu" <<'PY'
+import struct, sys, os
+d = sys.argv[1]
+def item(t, body): return struct.pack('>BBH', t, 0, len(body)) + body
+def pdu(t, body): return struct.pack('>BBI', t, 0, len(body)) + body
+def uid(u): b = u.encode(); return b + (b'\0' if len(b) % 2 else b'')
+def ae(a): return a.encode().ljust(16)
+ctx = item(0x10, b'1.2.840.10008.3.1.1.1')
+pc = item(0x20, bytes([1, 0, 0, 0]) + item(0x30, b'1.2.840.10008.5.1.4.1.1.4') + item(0x40, b'1.2.840.10008.1.2.1'))
+user = item(0x50, item(0x51, struct.pack('>I', 16384)) + item(0x52, b'1.2.3.4'))
+rq = pdu(0x01, struct.pack('>HH', 1, 0) + ae('STROKESEG') + ae('FUZZSCU') + bytes(32) + ctx + pc + user)
+def el(g, e, v): return struct.pack('<HHI', g, e, len(v)) + v
+cmd = (el(0, 2, uid('1.2.840.10008.5.1.4.1.1.4')) + el(0, 0x100, struct.pack('<H', 1)) + el(0, 0x110, struct.pack('<H', 7))
+       + el(0, 0x700, struct.pack('<H', 0)) + el(0, 0x800, struct.pack('<H', 0)) + el(0, 0x1000, uid('1.2.3.4.5')))
+cmd = el(0, 0, struct.pack('<I', len(cmd))) + cmd
+def pdv(pcid, ctrl, data): return struct.pack('>I', len(data) + 2) + bytes([pcid, ctrl]) + data
+pdata = pdu(0x04, pdv(1, 3, cmd)) + pdu(0x04, pdv(1, 2, el(8, 0x60, b'MR')))
+release = pdu(0x05, bytes(4))
+abort = pdu(0x07, bytes([0, 0, 2, 0]))
+open(os.path.join(d, 'session.bin'), 'wb').write(rq + pdata + release)
+open(os.path.join(d, 'store.bin'), 'wb').write(pdata)
+open(os.path.join(d, 'abort.bin'), 'wb').write(abort)
+PY
 printf 'quiet_period_s = 2.5\nworkers = 2\nmax_dicom_depth = 16\n[forward.dicom]\naddress = "127.0.0.1:4242"\nae_title = "ORTHANC"\n' > $C/serve_config/a.toml
 printf 'token = "abcdefgh1234"\nmax_upload_mib = 3\nmax_associations = 4\n' > $C/serve_config/b.toml
-for t in ${@:-nifti_file dicom_folder serve_ingest serve_config}; do
+for t in ${@:-nifti_file dicom_folder serve_ingest serve_config serve_pdu}; do
   echo "=== $t: $RUNS runs $(date -u +%H:%M:%S)"
   cargo +nightly fuzz run --release $t $C/$t -- -runs=$RUNS ${MAX_TIME:+-max_total_time=$MAX_TIME} -max_len=$MAXLEN -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 2>&1 \
     | grep -E "stat::|Done|ERROR|SUMMARY|panicked|crash-|cov:.*(DONE|INITED)" || true

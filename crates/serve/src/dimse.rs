@@ -56,13 +56,79 @@ pub fn encode(elements: Vec<DataElement<InMemDicomObject>>) -> anyhow::Result<Ve
     Ok(out)
 }
 
-/// Decodes a command set.
+/// The VR of a command element (PS3.7 E.1); unknown ones are kept as raw bytes (UN).
+fn command_vr(element: u16) -> VR {
+    match element {
+        0x0000 => VR::UL,
+        0x0002 | 0x0003 | 0x1000 | 0x1001 => VR::UI,
+        0x0600 | 0x1030 => VR::AE,
+        0x0902 => VR::LO,
+        0x0100 | 0x0110 | 0x0120 | 0x0700 | 0x0800 | 0x0900 | 0x1020..=0x1023 | 0x1031 => VR::US,
+        _ => VR::UN,
+    }
+}
+
+/// Decodes a command set: a flat list of group-0000 elements in Implicit VR Little Endian
+/// (PS3.7 E.1, no sequences, no other groups). The bytes come from any peer, so they are
+/// walked here by hand, header by header, and every declared length is checked against what
+/// remains before a byte is copied: given command bytes, dicom-parser allocated what they
+/// declared (3.5 GB from 11 bytes, and 4 GB from a 531-byte set that passed the data-set
+/// guard), both found by the `serve_pdu` fuzz target. Nothing else is needed from a parser.
 ///
 /// # Errors
-/// When the bytes are not an Implicit VR Little Endian data set.
+/// A truncated header, an element outside group 0000, a length past the end, or a value
+/// whose size does not fit its VR.
 pub fn decode(bytes: &[u8]) -> anyhow::Result<InMemDicomObject> {
-    let ts = IMPLICIT_VR_LITTLE_ENDIAN.erased();
-    Ok(InMemDicomObject::read_dataset_with_ts(bytes, &ts)?)
+    let mut obj = InMemDicomObject::new_empty();
+    let mut at = 0usize;
+    while at < bytes.len() {
+        let rest = &bytes[at..];
+        anyhow::ensure!(
+            rest.len() >= 8,
+            "DIMSE command set refused: truncated element header at byte {at}"
+        );
+        let group = u16::from_le_bytes([rest[0], rest[1]]);
+        let element = u16::from_le_bytes([rest[2], rest[3]]);
+        let len = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize;
+        anyhow::ensure!(
+            group == 0,
+            "DIMSE command set refused: element ({group:04X},{element:04X}) is not in the command group"
+        );
+        anyhow::ensure!(
+            len <= rest.len() - 8,
+            "DIMSE command set refused: element (0000,{element:04X}) declares {len} bytes but only {} remain",
+            rest.len() - 8
+        );
+        let v = &rest[8..8 + len];
+        let vr = command_vr(element);
+        let value = match vr {
+            VR::US | VR::UL => {
+                let w = if vr == VR::US { 2 } else { 4 };
+                anyhow::ensure!(
+                    len % w == 0,
+                    "DIMSE command set refused: (0000,{element:04X}) {vr:?} of {len} bytes"
+                );
+                if vr == VR::US {
+                    PrimitiveValue::U16(
+                        v.chunks_exact(2)
+                            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                            .collect(),
+                    )
+                } else {
+                    PrimitiveValue::U32(
+                        v.chunks_exact(4)
+                            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                            .collect(),
+                    )
+                }
+            }
+            VR::UN => PrimitiveValue::U8(v.iter().copied().collect()),
+            _ => PrimitiveValue::from(String::from_utf8_lossy(v).trim_end_matches(['\0', ' '])),
+        };
+        obj.put(DataElement::new(Tag(0, element), vr, value));
+        at += 8 + len;
+    }
+    Ok(obj)
 }
 
 /// A 16-bit field of a command.
@@ -144,6 +210,36 @@ pub const VERIFICATION: &str = "1.2.840.10008.1.1";
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the `serve_pdu` fuzz target: 11 bytes declaring a 3.5 GB element; and a
+    /// command set outside group 0000.
+    #[test]
+    fn a_command_set_declaring_more_bytes_than_it_has_is_refused_before_parsing() {
+        let bytes = [
+            0x07, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0xd5, 0x00, 0x02, 0x00,
+        ];
+        let e = decode(&bytes).unwrap_err().to_string();
+        assert!(e.contains("not in the command group"), "{e}");
+        // The same declared length inside the command group.
+        let bytes = [
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0xd5, 0x00, 0x02, 0x00,
+        ];
+        let e = decode(&bytes).unwrap_err().to_string();
+        assert!(
+            e.contains("declares 3573548032 bytes but only 3 remain"),
+            "{e}"
+        );
+        // The second finding: 531 bytes that passed the data-set guard, 4 GB in the parser;
+        // it starts with an element of group 0007.
+        let mut second = vec![0u8; 531];
+        second[0] = 0x07;
+        second[0x1a] = 0x40;
+        assert!(decode(&second).is_err());
+        // A real command set still decodes.
+        let rq = store_rq(3, "1.2.840.10008.5.1.4.1.1.4", "1.2.3").unwrap();
+        let cmd = decode(&rq).unwrap();
+        assert_eq!(field_u16(&cmd, tags::MESSAGE_ID), Some(3));
+    }
 
     #[test]
     fn group_length_counts_the_rest() {

@@ -120,6 +120,9 @@ struct Pending {
     sop_instance: String,
 }
 
+/// A DIMSE command set is a few hundred bytes; more than this is not one.
+const MAX_COMMAND_BYTES: usize = 64 * 1024;
+
 fn association(stream: TcpStream, shared: &Shared) -> anyhow::Result<()> {
     let opts = options(&shared.cfg.ae_title);
     let mut assoc = opts.establish(stream)?;
@@ -129,7 +132,11 @@ fn association(stream: TcpStream, shared: &Shared) -> anyhow::Result<()> {
         match assoc.receive()? {
             Pdu::PData { data } => {
                 for pdv in data {
-                    handle_pdv(&mut assoc, pdv, &mut p, shared)?;
+                    if let Err(e) = handle_pdv(&mut assoc, pdv, &mut p, shared) {
+                        // Tell the peer (A-ABORT) rather than leave it waiting.
+                        let _ = assoc.abort();
+                        return Err(e);
+                    }
                 }
             }
             Pdu::ReleaseRQ => {
@@ -170,6 +177,10 @@ fn handle_pdv(
     let pc = pdv.presentation_context_id;
     match pdv.value_type {
         PDataValueType::Command => {
+            anyhow::ensure!(
+                p.command.len() + pdv.data.len() <= MAX_COMMAND_BYTES,
+                "DIMSE command set over {MAX_COMMAND_BYTES} bytes: association aborted"
+            );
             p.command.append(&mut pdv.data);
             if !pdv.is_last {
                 return Ok(());
@@ -191,6 +202,15 @@ fn handle_pdv(
             }
         }
         PDataValueType::Data => {
+            // One instance is held in memory until its last fragment: bounded like an HTTP
+            // upload, so a peer that never ends an instance cannot exhaust memory.
+            let limit = shared.cfg.max_upload_mib.saturating_mul(1 << 20);
+            anyhow::ensure!(
+                p.data.len() + pdv.data.len() <= limit,
+                "instance {} over max_upload_mib ({} MiB): association aborted",
+                p.sop_instance,
+                shared.cfg.max_upload_mib
+            );
             p.data.append(&mut pdv.data);
             if !pdv.is_last {
                 return Ok(());

@@ -770,3 +770,43 @@ fn twenty_hostile_instances_at_once_leave_memory_bounded_and_a_normal_study_proc
     }
     svc.stop();
 }
+
+/// A peer that streams one instance past `max_upload_mib` (or never ends it) is cut off with
+/// an A-ABORT at the limit instead of being buffered without bound; the service goes on.
+#[test]
+fn a_c_store_instance_over_max_upload_mib_is_aborted_at_the_limit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = Arc::new(FakeProcessor::new(Duration::ZERO));
+    let cfg = Config {
+        max_upload_mib: 1,
+        ..config(&tmp.path().join("data"), 0.5)
+    };
+    let (svc, http, dicom) = start_with(cfg, p);
+    let class = "1.2.840.10008.5.1.4.1.1.4".to_string();
+    let mut scu = Scu::connect(
+        &dicom,
+        "TESTSCU",
+        "STROKESEG",
+        &[(class.clone(), vec!["1.2.840.10008.1.2.1".into()])],
+    )
+    .unwrap();
+    let big = vec![0u8; 3 << 20];
+    let r = scu.store_raw(&class, "1.2.3.99", &big);
+    let e = r.expect_err("a 3 MiB instance was taken with max_upload_mib = 1");
+    let e = format!("{e:#}");
+    assert!(
+        ["abort", "onnection", "pipe", "send"]
+            .iter()
+            .any(|w| e.contains(w)),
+        "{e}"
+    );
+    // The listener lives on.
+    let good = dwi_series(&tmp.path().join("good"), 41, 2);
+    let st = store_files(&dicom, "TESTSCU", "STROKESEG", &good).unwrap();
+    assert!(st.iter().all(|(_, s)| s.status == 0));
+    let j = wait_for(&http, TOKEN, Duration::from_secs(30), |j| {
+        j.len() == 1 && all_finished(j)
+    });
+    assert_eq!(j.len(), 1, "{j:#?}");
+    svc.stop();
+}

@@ -12,7 +12,6 @@
 //! come from this test).
 
 use super::serve::start_serve_logging;
-use super::util::*;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
