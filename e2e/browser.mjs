@@ -209,6 +209,13 @@ try {
     await page.waitForSelector('body[data-loaded="1"]');
     result.worklist_load_ms = Date.now() - t1;
     result.worklist_rows = await page.$$eval('#worklist tbody tr', (r) => r.length);
+    // Filters: by call, then by status.
+    const rowsNow = () => page.$$eval('#worklist tbody tr', (r) => r.map((x) => x.dataset.status + '/' + (x.dataset.call || '')));
+    await page.selectOption('#f-call', 'infarct');
+    result.filter_infarct = await rowsNow();
+    await page.selectOption('#f-call', '');
+    await page.selectOption('#f-status', 'ignored');
+    result.filter_not_dwi = (await rowsNow()).length;
   }
 } finally {
   await browser.close();

@@ -199,6 +199,8 @@ fn worklist_and_viewer_in_chromium_with_a_real_dwi_series() {
     assert_eq!(r["old_cookie_jobs"], 401);
     assert!(r["after_logout_page"].as_str().unwrap().ends_with("/login"));
     assert_eq!(r["worklist_rows"], 200);
+    assert_eq!(r["filter_infarct"], serde_json::json!(["done/infarct"]));
+    assert_eq!(r["filter_not_dwi"], 199);
 
     // No patient data in any URL the browser asked for, nor in the service's log.
     let urls = r["urls"].to_string();
