@@ -204,6 +204,18 @@ fn check_dataset_from<R: Read + Seek>(
                         header.tag
                     ));
                 }
+                // The parser reads binary numbers whole and leaves the rest of a length that
+                // is not a multiple of their size, so it loses step with what this walk skips
+                // and reads garbage as the next header (found by fuzzing: a 362-byte implicit
+                // VR data set with a 1-byte UL, then 4 GB reserved for a made-up length).
+                let width = binary_width(header.vr);
+                if header.len.is_defined() && len % width != 0 {
+                    return Err(format!(
+                        "element {} ({}) declares {len} bytes, not a multiple of {width}",
+                        header.tag,
+                        header.vr.to_string()
+                    ));
+                }
             }
             LazyDataToken::LazyItemValue { len, decoder } => {
                 let left = end.saturating_sub(decoder.position());
@@ -235,4 +247,38 @@ fn check_dataset_from<R: Read + Seek>(
         ));
     }
     Ok(())
+}
+
+/// Bytes per value of a binary VR (1 for the rest).
+fn binary_width(vr: dicom_core::VR) -> u64 {
+    use dicom_core::VR;
+    match vr {
+        VR::US | VR::SS | VR::OW => 2,
+        VR::UL | VR::SL | VR::FL | VR::AT | VR::OL | VR::OF => 4,
+        VR::FD | VR::SV | VR::UV | VR::OD | VR::OV => 8,
+        _ => 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Found by the `serve_ingest` fuzz target: an implicit VR data set with a 1-byte UL. The
+    /// walk skipped 1 byte, the parser read no value and lost step, then reserved 4 GB for a
+    /// length made of the following bytes. Refused before parsing now.
+    #[test]
+    fn a_binary_value_whose_length_is_not_a_multiple_of_its_size_is_refused() {
+        let implicit = "1.2.840.10008.1.2";
+        // (0028,0010) Rows is US: 1 byte. (0020,0013) InstanceNumber IS: 1 byte is fine.
+        let mut bad = vec![0x28, 0x00, 0x10, 0x00, 1, 0, 0, 0, 7];
+        bad.extend_from_slice(&[0x20, 0x00, 0x13, 0x00, 2, 0, 0, 0, b'1', b' ']);
+        let e = check_dataset(&bad, implicit, &DicomLimits::default()).unwrap_err();
+        assert!(
+            e.contains("(0028,0010)") && e.contains("not a multiple of 2"),
+            "{e}"
+        );
+        let good = [0x28, 0x00, 0x10, 0x00, 2, 0, 0, 0, 64, 0];
+        check_dataset(&good, implicit, &DicomLimits::default()).unwrap();
+    }
 }
