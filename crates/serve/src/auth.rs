@@ -245,10 +245,7 @@ fn login_page(status: StatusCode, message: &str) -> Response {
     let page = LOGIN_PAGE.replace("{{message}}", message);
     (
         status,
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
         page,
     )
         .into_response()
@@ -310,8 +307,5 @@ pub(crate) async fn session(
     Extension(p): Extension<Principal>,
 ) -> Response {
     let csrf = p.session.as_deref().and_then(|id| s.auth.csrf(id));
-    let mut r = Json(json!({"user": p.user, "role": p.role, "csrf": csrf})).into_response();
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
+    Json(json!({"user": p.user, "role": p.role, "csrf": csrf})).into_response()
 }

@@ -229,8 +229,8 @@ mod tests {
             e.contains("declares 3573548032 bytes but only 3 remain"),
             "{e}"
         );
-        // The second finding: 531 bytes that passed the data-set guard, 4 GB in the parser;
-        // it starts with an element of group 0007.
+        // The second finding (531 bytes that passed the data-set guard, 4 GB in the parser)
+        // began with an element of group 0007 and zero-length headers; its shape:
         let mut second = vec![0u8; 531];
         second[0] = 0x07;
         second[0x1a] = 0x40;

@@ -37,7 +37,6 @@ fn page(html: &'static str) -> Response {
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CONTENT_SECURITY_POLICY, CSP),
-            (header::CACHE_CONTROL, "no-store"),
         ],
         html,
     )
@@ -115,14 +114,10 @@ pub(crate) async fn events(State(s): St, Extension(p): Extension<Principal>) -> 
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     });
-    let mut r = Sse::new(stream)
+    // (Cache-Control: no-store comes from the router's hardening layer.)
+    Sse::new(stream)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response();
-    r.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    r
+        .into_response()
 }
 
 /// `POST /jobs/{id}/ack`: the signed-in user has seen this job's result.
