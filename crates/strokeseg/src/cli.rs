@@ -486,8 +486,9 @@ pub struct DemoArgs {
 /// `strokeseg train`.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// Training data (repeatable: several sites at once).
-    #[arg(long, required = true, value_name = "DIR|CSV")]
+    /// Training data (repeatable: several sites at once). Optional with --synth-stream or
+    /// --implant-stream.
+    #[arg(long, required_unless_present_any = ["synth_stream", "implant_stream"], value_name = "DIR|CSV")]
     pub data: Vec<PathBuf>,
     /// Validation data (repeatable).
     #[arg(long, required = true, value_name = "DIR|CSV")]
@@ -508,7 +509,44 @@ pub struct TrainArgs {
     #[arg(long = "weight", value_name = "W")]
     pub weights: Vec<f64>,
     #[command(flatten)]
+    pub stream: StreamArgs,
+    #[command(flatten)]
     pub hp: TrainHyper,
+}
+
+/// Studies made while training runs, in memory (nothing written to disk).
+#[derive(Debug, Args, Clone)]
+pub struct StreamArgs {
+    /// Also train on studies `strokeseg synth --site SITE` would make, made as the run goes:
+    /// a preset (site-a … site-e) or `random` (domain randomisation, a new acquisition and
+    /// appearance per study). Labelled SYNTHETIC in the plan.
+    #[arg(long, value_name = "SITE")]
+    pub synth_stream: Option<String>,
+    /// Template folder for --synth-stream and --implant-stream (default: the built-in one).
+    #[arg(long, value_name = "DIR")]
+    pub synth_template: Option<PathBuf>,
+    /// Sampling weight of the --synth-stream studies as one source (each --data site weighs
+    /// 1 unless --weight says otherwise).
+    #[arg(long, value_name = "W", requires = "synth_stream")]
+    pub synth_weight: Option<f64>,
+    /// Also train on synthetic infarcts implanted into the real studies of this list (the CSV
+    /// of `synth --implant-list`: path, kind, truth, exclude, id), made as the run goes: each
+    /// background is registered once at the start, then every study is a new implant.
+    #[arg(long, value_name = "CSV")]
+    pub implant_stream: Option<PathBuf>,
+    /// Sampling weight of the --implant-stream studies as one source.
+    #[arg(long, value_name = "W", requires = "implant_stream")]
+    pub implant_weight: Option<f64>,
+    /// On-the-fly studies held in memory at once, per stream.
+    #[arg(long, default_value_t = 16, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub stream_pool: u64,
+    /// Optimiser steps between two new studies of a stream (each replaces its oldest one).
+    #[arg(long, default_value_t = 10, value_name = "STEPS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub stream_refresh: u64,
+    /// Seed of the on-the-fly studies (--synth-stream study i is `synth --seed SEED`'s
+    /// study i).
+    #[arg(long, default_value_t = 1, value_name = "SEED")]
+    pub stream_seed: u64,
 }
 
 /// Network, schedule and sampling flags shared by `train` and `learning-curve`.

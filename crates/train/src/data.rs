@@ -357,21 +357,52 @@ pub fn load_case(c: &CaseRef, prep: &PrepConfig, multiple: [usize; 3]) -> Result
         ));
     }
     let mask = mask.map(|&x| x > 0.5);
-    let p = prepare(&study, prep, multiple);
-    let mut label = p.label_from_native(&mask);
-    if let Some(ignore_path) = ignore_beside(&c.mask) {
-        let ignore = read_volume(&ignore_path)?;
-        if ignore.dims() != study.dwi.dims() {
-            return Err(InputError::bad_image(
-                &ignore_path,
-                format!(
-                    "ignore mask dims {:?} differ from the DWI's {:?}",
-                    ignore.dims(),
-                    study.dwi.dims()
-                ),
-            ));
+    let ignore = match ignore_beside(&c.mask) {
+        Some(ignore_path) => {
+            let ignore = read_volume(&ignore_path)?;
+            if ignore.dims() != study.dwi.dims() {
+                return Err(InputError::bad_image(
+                    &ignore_path,
+                    format!(
+                        "ignore mask dims {:?} differ from the DWI's {:?}",
+                        ignore.dims(),
+                        study.dwi.dims()
+                    ),
+                ));
+            }
+            Some(ignore.map(|&x| x > 0.5))
         }
-        let excluded = p.label_from_native(&ignore.map(|&x| x > 0.5));
+        None => None,
+    };
+    Ok(case_from_study(
+        &c.id,
+        &c.site,
+        &study,
+        &mask,
+        ignore.as_ref(),
+        prep,
+        multiple,
+    ))
+}
+
+/// Prepares a loaded study with its lesion mask (and the voxels to leave out of the loss,
+/// [`IGNORE`]), both on the DWI grid, as a training case: what [`load_case`] does after
+/// reading the files, and what an on-the-fly source ([`crate::stream`]) does with a study made
+/// in memory.
+#[must_use]
+pub fn case_from_study(
+    id: &str,
+    site: &str,
+    study: &Study,
+    mask: &strokeseg_core::Mask,
+    ignore: Option<&strokeseg_core::Mask>,
+    prep: &PrepConfig,
+    multiple: [usize; 3],
+) -> Case {
+    let p = prepare(study, prep, multiple);
+    let mut label = p.label_from_native(mask);
+    if let Some(ignore) = ignore {
+        let excluded = p.label_from_native(ignore);
         label.zip_mut_with(&excluded, |l, &e| {
             if e >= 0.5 && *l < 0.25 {
                 *l = IGNORE;
@@ -385,14 +416,14 @@ pub fn load_case(c: &CaseRef, prep: &PrepConfig, multiple: [usize; 3]) -> Result
         .collect();
     let brain_voxels = brain_voxels(&p);
     let hard_voxels = hard_voxels(&p.input, &label);
-    Ok(Case {
-        id: c.id.clone(),
-        site: c.site.clone(),
+    Case {
+        id: id.to_string(),
+        site: site.to_string(),
         input: p.input,
         has_lesion: mask.count() > 0,
         label,
         lesion_voxels,
         brain_voxels,
         hard_voxels,
-    })
+    }
 }

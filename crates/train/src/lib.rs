@@ -4,7 +4,7 @@
 //! Owns: data discovery and loading, the plan (with the target spacing planned from the
 //! training set, [`spacing`]), patch sampling and augmentation, the training loop with
 //! validation, checkpoints, exact resume and early stopping (also used to fine-tune or adapt a
-//! loaded model, [`train_from`]), subset selection for learning curves and adaptation
+//! loaded model, [`train_from`]), studies made on the fly while a run goes ([`stream`]), subset selection for learning curves and adaptation
 //! ([`subsets`]). Must not touch: serving, scoring or report formats.
 #![warn(missing_docs)]
 
@@ -12,8 +12,9 @@ pub mod data;
 pub mod plan;
 pub mod sampler;
 pub mod spacing;
+pub mod stream;
 pub mod subsets;
 pub mod training;
 
 pub use plan::Plan;
-pub use training::{train, train_from, Objective, Start, TrainConfig, TrainState};
+pub use training::{train, train_from, Objective, Start, TrainConfig, TrainData, TrainState};

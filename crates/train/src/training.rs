@@ -7,6 +7,7 @@
 use crate::data::Case;
 use crate::plan::Plan;
 use crate::sampler::{sample_patch, PatchConfig};
+use crate::stream::{CaseSource, StreamConfig};
 use ndarray::{Array3, Array5, Axis};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -80,6 +81,34 @@ pub struct TrainConfig {
     /// Empty: every case equally likely (the default).
     #[serde(default)]
     pub source_weights: Vec<(String, f64)>,
+    /// Pool and refresh schedule of each on-the-fly source, when [`TrainData::streams`] has
+    /// any (each source has a pool of its own).
+    #[serde(default)]
+    pub stream: Option<StreamConfig>,
+}
+
+/// What a run learns from: cases loaded once, the validation cases, and sources that make
+/// more studies while the run goes ([`crate::stream`]).
+#[derive(Clone, Copy)]
+pub struct TrainData<'a> {
+    /// Training cases held for the whole run.
+    pub train: &'a [Case],
+    /// Validation cases.
+    pub val: &'a [Case],
+    /// On-the-fly sources, each with a pool refreshed as [`TrainConfig::stream`] says.
+    pub streams: &'a [&'a dyn CaseSource],
+}
+
+impl<'a> TrainData<'a> {
+    /// Loaded cases only.
+    #[must_use]
+    pub fn new(train: &'a [Case], val: &'a [Case]) -> Self {
+        TrainData {
+            train,
+            val,
+            streams: &[],
+        }
+    }
 }
 
 /// Progress of a run, saved as `state.json` after every epoch (what `--resume` reads).
@@ -222,12 +251,15 @@ impl SourcePicker {
     /// Groups `cases` by `site` with `weights` (unlisted sources weigh 1; sources of weight
     /// ≤ 0 are never drawn). `None` when `weights` is empty.
     #[must_use]
-    pub fn new(cases: &[Case], weights: &[(String, f64)]) -> Option<SourcePicker> {
+    pub fn new<'c>(
+        cases: impl IntoIterator<Item = &'c Case>,
+        weights: &[(String, f64)],
+    ) -> Option<SourcePicker> {
         if weights.is_empty() {
             return None;
         }
         let mut groups: Vec<(String, f64, Vec<usize>)> = Vec::new();
-        for (i, c) in cases.iter().enumerate() {
+        for (i, c) in cases.into_iter().enumerate() {
             if let Some(g) = groups.iter_mut().find(|g| g.0 == c.site) {
                 g.2.push(i);
             } else {
@@ -261,9 +293,33 @@ impl SourcePicker {
     }
 }
 
+/// The cases a step draws from: the loaded ones, then the on-the-fly pool.
+struct Drawable<'a> {
+    fixed: &'a [Case],
+    pool: &'a [Case],
+}
+
+impl Drawable<'_> {
+    fn len(&self) -> usize {
+        self.fixed.len() + self.pool.len()
+    }
+
+    fn get(&self, i: usize) -> &Case {
+        if i < self.fixed.len() {
+            &self.fixed[i]
+        } else {
+            &self.pool[i - self.fixed.len()]
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Case> {
+        self.fixed.iter().chain(self.pool)
+    }
+}
+
 fn batch<R: Rng>(
     rng: &mut R,
-    cases: &[Case],
+    cases: &Drawable<'_>,
     picker: Option<&SourcePicker>,
     cfg: &PatchConfig,
     n: usize,
@@ -272,8 +328,8 @@ fn batch<R: Rng>(
     let mut ys = Vec::with_capacity(n);
     for _ in 0..n {
         let c = match picker {
-            Some(p) => &cases[p.pick(rng)],
-            None => &cases[rng.random_range(0..cases.len())],
+            Some(p) => cases.get(p.pick(rng)),
+            None => cases.get(rng.random_range(0..cases.len())),
         };
         let (x, y) = sample_patch(rng, c, cfg);
         xs.push(x);
@@ -348,13 +404,79 @@ pub fn checkpoint_dir(out: &Path, which: &str) -> PathBuf {
 pub fn train(
     plan: &Plan,
     cfg: &TrainConfig,
-    cases: (&[Case], &[Case]),
+    data: TrainData<'_>,
     out: &Path,
     resume: bool,
     device: &Device,
     on: &mut dyn FnMut(Event<'_>),
 ) -> Result<TrainState, String> {
-    train_from(plan, cfg, Start::fresh(), cases, out, resume, device, on)
+    train_from(plan, cfg, Start::fresh(), data, out, resume, device, on)
+}
+
+/// The on-the-fly studies as the loop receives them: a producer thread makes them in the
+/// order the schedule needs ([`StreamConfig::order_from`]), one ahead of the loop.
+struct Feed {
+    cfg: StreamConfig,
+    rx: std::sync::mpsc::Receiver<(u64, Result<Case, String>)>,
+}
+
+impl Feed {
+    fn start<'scope, 'env>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        source: &'env dyn CaseSource,
+        cfg: StreamConfig,
+        step: usize,
+        plan: &'env Plan,
+    ) -> Feed {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        scope.spawn(move || {
+            let multiple = plan.grid_multiple();
+            for index in cfg.order_from(step) {
+                let case = source.case(index, &plan.prep, multiple);
+                if tx.send((index, case)).is_err() {
+                    return; // the run is over
+                }
+            }
+        });
+        Feed { cfg, rx }
+    }
+
+    fn next(&self) -> Result<(u64, Result<Case, String>), String> {
+        let t0 = std::time::Instant::now();
+        let got = self
+            .rx
+            .recv()
+            .map_err(|_| "the on-the-fly study source stopped".to_string())?;
+        let waited = t0.elapsed().as_secs_f64();
+        if waited > 1.0 {
+            tracing::debug!("waited {waited:.1} s for on-the-fly study {}", got.0);
+        }
+        Ok(got)
+    }
+
+    /// The pool as it stands after the steps already done.
+    fn initial_pool(&self) -> Result<Vec<Case>, String> {
+        (0..self.cfg.pool)
+            .map(|_| {
+                let (index, case) = self.next()?;
+                case.map_err(|e| format!("on-the-fly study {index}: {e}"))
+            })
+            .collect()
+    }
+
+    /// After step `step`: the next study replaces the oldest of `pool` when the schedule says
+    /// so. A study that could not be made leaves the slot's previous study (with a warning).
+    fn refresh(&self, step: usize, pool: &mut [Case]) -> Result<(), String> {
+        if !self.cfg.refresh_after(step) {
+            return Ok(());
+        }
+        let (index, case) = self.next()?;
+        match case {
+            Ok(c) => pool[(index % self.cfg.pool as u64) as usize] = c,
+            Err(e) => tracing::warn!("on-the-fly study {index} skipped: {e}"),
+        }
+        Ok(())
+    }
 }
 
 fn read_state(path: &Path) -> Result<TrainState, String> {
@@ -381,14 +503,21 @@ pub fn train_from(
     plan: &Plan,
     cfg: &TrainConfig,
     start: Start<'_>,
-    (train_cases, val_cases): (&[Case], &[Case]),
+    data: TrainData<'_>,
     out: &Path,
     resume: bool,
     device: &Device,
     on: &mut dyn FnMut(Event<'_>),
 ) -> Result<TrainState, String> {
+    let (train_cases, val_cases) = (data.train, data.val);
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    if train_cases.is_empty() {
+    let schedule = match (data.streams.is_empty(), cfg.stream) {
+        (false, None) => {
+            return Err("an on-the-fly source needs a pool and refresh schedule".into())
+        }
+        (_, sc) => sc,
+    };
+    if train_cases.is_empty() && data.streams.is_empty() {
         return Err(format!("{}: no training cases", out.display()));
     }
     let state_path = out.join("state.json");
@@ -462,7 +591,56 @@ pub fn train_from(
             write_json(&state_path, &state)?;
         }
     }
-    let picker = SourcePicker::new(train_cases, &cfg.source_weights);
+    std::thread::scope(|scope| {
+        let feeds: Vec<Feed> = match schedule {
+            Some(sc) => data
+                .streams
+                .iter()
+                .map(|&source| Feed::start(scope, source, sc, state.step, plan))
+                .collect(),
+            None => Vec::new(),
+        };
+        let mut pool = Vec::new();
+        for f in &feeds {
+            pool.extend(f.initial_pool()?);
+        }
+        run_epochs(
+            (plan, cfg),
+            &mut trainer,
+            &mut state,
+            (train_cases, val_cases),
+            (&feeds, &mut pool),
+            (out, &mut log),
+            on,
+        )
+    })?;
+    Ok(state)
+}
+
+/// The epochs left of a run (after set-up, resume and the baseline).
+#[allow(clippy::too_many_lines)]
+fn run_epochs(
+    (plan, cfg): (&Plan, &TrainConfig),
+    trainer: &mut Trainer,
+    state: &mut TrainState,
+    (train_cases, val_cases): (&[Case], &[Case]),
+    (feeds, pool): (&[Feed], &mut Vec<Case>),
+    (out, log): (&Path, &mut std::fs::File),
+    on: &mut dyn FnMut(Event<'_>),
+) -> Result<(), String> {
+    let state_path = out.join("state.json");
+    let last = checkpoint_dir(out, "last");
+    let no_val = val_cases.is_empty();
+    // Pool slots keep their source when refreshed (each source refreshes its own slots), so
+    // the groups stay valid.
+    let picker = SourcePicker::new(
+        Drawable {
+            fixed: train_cases,
+            pool: pool.as_slice(),
+        }
+        .iter(),
+        &cfg.source_weights,
+    );
     // One RNG stream per epoch, so a resumed run samples what the uninterrupted one would.
     while state.epoch < cfg.epochs && !state.stopped_early {
         let t0 = std::time::Instant::now();
@@ -470,9 +648,13 @@ pub fn train_from(
             ChaCha8Rng::seed_from_u64(cfg.seed ^ (state.epoch as u64).wrapping_mul(0x9E37_79B9));
         let mut loss_sum = 0.0f32;
         for _ in 0..cfg.steps_per_epoch {
+            let drawable = Drawable {
+                fixed: train_cases,
+                pool: pool.as_slice(),
+            };
             let (x, y) = batch(
                 &mut rng,
-                train_cases,
+                &drawable,
                 picker.as_ref(),
                 &cfg.patch,
                 cfg.batch_size,
@@ -484,6 +666,12 @@ pub fn train_from(
             };
             loss_sum += loss;
             state.step += 1;
+            for (f, slots) in feeds
+                .iter()
+                .zip(pool.chunks_mut(cfg.stream.map_or(1, |c| c.pool)))
+            {
+                f.refresh(state.step, slots)?;
+            }
             on(Event::Step(state.step, loss));
         }
         let model = trainer.model();
@@ -533,8 +721,8 @@ pub fn train_from(
         )
         .map_err(|e| e.to_string())?;
         log.flush().map_err(|e| e.to_string())?;
-        write_json(&state_path, &state)?;
-        on(Event::Epoch(&state));
+        write_json(&state_path, state)?;
+        on(Event::Epoch(state));
     }
-    Ok(state)
+    Ok(())
 }

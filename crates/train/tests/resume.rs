@@ -6,8 +6,9 @@ use strokeseg_model::{cpu_device, load, TrainableParts, UNet3d, UNet3dConfig};
 use strokeseg_preproc::PrepConfig;
 use strokeseg_train::data::Case;
 use strokeseg_train::sampler::PatchConfig;
+use strokeseg_train::stream::CaseSource;
 use strokeseg_train::training::{checkpoint_dir, Event};
-use strokeseg_train::{train, train_from, Objective, Plan, Start, TrainConfig};
+use strokeseg_train::{train, train_from, Objective, Plan, Start, TrainConfig, TrainData};
 
 /// A bright, low-ADC block in a noisy "brain" of [2, 8, 32, 32].
 fn case(seed: usize) -> Case {
@@ -76,6 +77,7 @@ fn cfg(epochs: usize) -> TrainConfig {
         patience: None,
         objective: Objective::Supervised,
         source_weights: Vec::new(),
+        stream: None,
     }
 }
 
@@ -101,7 +103,7 @@ fn interrupted_and_resumed_run_equals_the_straight_run() {
     let sa = train(
         &plan(),
         &cfg(2),
-        (&cases, &val),
+        TrainData::new(&cases, &val),
         &a,
         false,
         &dev,
@@ -115,14 +117,31 @@ fn interrupted_and_resumed_run_equals_the_straight_run() {
                 assert!(s.epoch < 1, "simulated kill after epoch {}", s.epoch);
             }
         };
-        train(&plan(), &cfg(2), (&cases, &val), &b, false, &dev, &mut stop)
+        train(
+            &plan(),
+            &cfg(2),
+            TrainData::new(&cases, &val),
+            &b,
+            false,
+            &dev,
+            &mut stop,
+        )
     }));
     assert!(killed.is_err());
     let s1: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(b.join("state.json")).unwrap()).unwrap();
     assert_eq!(s1["epoch"], 1);
     // --resume continues it
-    let sb = train(&plan(), &cfg(2), (&cases, &val), &b, true, &dev, &mut quiet).unwrap();
+    let sb = train(
+        &plan(),
+        &cfg(2),
+        TrainData::new(&cases, &val),
+        &b,
+        true,
+        &dev,
+        &mut quiet,
+    )
+    .unwrap();
     assert_eq!((sa.epoch, sb.epoch, sa.step, sb.step), (2, 2, 4, 4));
     let diff = max_diff(
         &weights(&checkpoint_dir(&a, "last")),
@@ -149,7 +168,7 @@ fn fine_tuning_scores_the_start_and_trains_only_the_decoder() {
             init: Some(&base),
             parts: TrainableParts::Decoder,
         },
-        (&cases, &val),
+        TrainData::new(&cases, &val),
         d.path(),
         false,
         &dev,
@@ -172,4 +191,146 @@ fn fine_tuning_scores_the_start_and_trains_only_the_decoder() {
         }
     }
     assert!(moved > 0);
+}
+
+/// An on-the-fly source of [`case`]s that records which studies were asked for.
+struct Counting {
+    asked: std::sync::Mutex<Vec<u64>>,
+}
+
+/// Only on-the-fly studies: no loaded training case at all.
+fn data<'a>(val: &'a [Case], streams: &'a [&'a dyn CaseSource]) -> TrainData<'a> {
+    TrainData {
+        train: &[],
+        val,
+        streams,
+    }
+}
+
+impl CaseSource for Counting {
+    fn name(&self) -> String {
+        "stream".into()
+    }
+    fn describe(&self) -> String {
+        "test stream".into()
+    }
+    fn case(&self, index: u64, _: &PrepConfig, _: [usize; 3]) -> Result<Case, String> {
+        self.asked.lock().unwrap().push(index);
+        if index == 5 {
+            return Err("study 5 cannot be made".into());
+        }
+        let mut c = case((index % 7) as usize);
+        c.site = "stream".into();
+        Ok(c)
+    }
+}
+
+#[test]
+fn an_on_the_fly_run_refreshes_its_pool_and_resumes_with_the_same_studies() {
+    let val = [case(2)];
+    let dev = cpu_device();
+    let d = tempfile::tempdir().unwrap();
+    let (a, b) = (d.path().join("a"), d.path().join("b"));
+    let mut cfg = cfg(2);
+    cfg.stream = strokeseg_train::stream::StreamConfig::new(2, 1);
+    cfg.source_weights = vec![("stream".into(), 1.0)];
+    let mut quiet = |_: Event<'_>| {};
+    let src = Counting {
+        asked: Default::default(),
+    };
+    let sa = {
+        let streams: [&dyn CaseSource; 1] = [&src];
+        train(
+            &plan(),
+            &cfg,
+            data(&val, &streams),
+            &a,
+            false,
+            &dev,
+            &mut quiet,
+        )
+        .unwrap()
+    };
+    assert_eq!(sa.step, 4);
+    let asked = src.asked.lock().unwrap().clone();
+    // pool 0, 1, then one new study after each of the 4 steps (the producer may make one
+    // more ahead of the loop before it sees the run end)
+    assert!(asked.starts_with(&[0, 1, 2, 3, 4, 5]), "{asked:?}");
+    // killed after epoch 1, resumed: the resumed run rebuilds the pool of step 2 (studies 2
+    // and 3) and goes on with study 4, as the straight run did
+    let killed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut stop = |e: Event<'_>| {
+            if let Event::Epoch(s) = e {
+                assert!(s.epoch < 1, "simulated kill after epoch {}", s.epoch);
+            }
+        };
+        let src = Counting {
+            asked: Default::default(),
+        };
+        let streams: [&dyn CaseSource; 1] = [&src];
+        train(
+            &plan(),
+            &cfg,
+            data(&val, &streams),
+            &b,
+            false,
+            &dev,
+            &mut stop,
+        )
+    }));
+    assert!(killed.is_err());
+    let src2 = Counting {
+        asked: Default::default(),
+    };
+    let sb = {
+        let streams: [&dyn CaseSource; 1] = [&src2];
+        train(
+            &plan(),
+            &cfg,
+            data(&val, &streams),
+            &b,
+            true,
+            &dev,
+            &mut quiet,
+        )
+        .unwrap()
+    };
+    assert_eq!(sb.step, 4);
+    let asked = src2.asked.lock().unwrap().clone();
+    assert!(asked.starts_with(&[2, 3, 4, 5]), "{asked:?}");
+    let diff = max_diff(
+        &weights(&checkpoint_dir(&a, "last")),
+        &weights(&checkpoint_dir(&b, "last")),
+    );
+    assert!(diff < 1e-5, "resumed on-the-fly run differs by {diff}");
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(a.join("train_config.json")).unwrap())
+            .unwrap();
+    assert_eq!(saved["stream"]["pool"], 2);
+    assert_eq!(saved["stream"]["refresh_every"], 1);
+}
+
+#[test]
+fn an_on_the_fly_source_without_a_schedule_is_refused() {
+    let val = [case(2)];
+    let d = tempfile::tempdir().unwrap();
+    let src = Counting {
+        asked: Default::default(),
+    };
+    let mut quiet = |_: Event<'_>| {};
+    let err = train(
+        &plan(),
+        &cfg(1),
+        TrainData {
+            train: &[case(0)],
+            val: &val,
+            streams: &[&src],
+        },
+        d.path(),
+        false,
+        &cpu_device(),
+        &mut quiet,
+    )
+    .unwrap_err();
+    assert!(err.contains("schedule"), "{err}");
 }

@@ -652,6 +652,61 @@ impl Study {
         Self::assemble(found, spec)
     }
 
+    /// A study from images already in memory (a generator's output), assembled exactly as
+    /// [`Study::load`] assembles files: ADC units told from the brain median and converted,
+    /// ADC computed from b0 when missing, b0/ADC brought onto the DWI grid. `name` stands in
+    /// for the file in messages and sources.
+    ///
+    /// # Errors
+    /// As [`Study::load`] for what the images hold (a constant DWI, ADC units that cannot be
+    /// told).
+    pub fn from_volumes(
+        name: &str,
+        dwi: Volume,
+        adc: Option<Volume>,
+        b0: Option<Volume>,
+        b_value: Option<f64>,
+    ) -> Result<Study, InputError> {
+        let source = |what: &str| Source {
+            path: PathBuf::from(name),
+            detail: format!("{what} (in memory)"),
+        };
+        let mut found = Found3::default();
+        found.set(
+            Role::Dwi,
+            Found {
+                vol: dwi,
+                source: source("DWI"),
+                b: b_value,
+            },
+        );
+        if let Some(vol) = adc {
+            found.set(
+                Role::Adc,
+                Found {
+                    vol,
+                    source: source("ADC"),
+                    b: None,
+                },
+            );
+        }
+        if let Some(vol) = b0 {
+            found.set(
+                Role::B0,
+                Found {
+                    vol,
+                    source: source("b0"),
+                    b: Some(0.0),
+                },
+            );
+        }
+        let spec = StudySpec {
+            dwi: Some(PathBuf::from(name)),
+            ..StudySpec::default()
+        };
+        Self::assemble(found, &spec)
+    }
+
     fn assemble(found: Found3, spec: &StudySpec) -> Result<Study, InputError> {
         let Found3 {
             dwi,

@@ -44,7 +44,7 @@ use strokeseg_train::data::{discover_studies, load_study, Case, CaseRef, StudyRe
 use strokeseg_train::sampler::PatchConfig;
 use strokeseg_train::subsets::{balanced_order, held_out_count};
 use strokeseg_train::training::checkpoint_dir;
-use strokeseg_train::{train_from, Objective, Plan, Start, TrainConfig, TrainState};
+use strokeseg_train::{train_from, Objective, Plan, Start, TrainConfig, TrainData, TrainState};
 
 /// Share of the N studies held out.
 pub const HELD_OUT_FRACTION: f64 = 0.2;
@@ -246,6 +246,7 @@ pub fn run(a: &AdaptArgs) -> anyhow::Result<Status> {
             Objective::Entropy
         },
         source_weights: Vec::new(),
+        stream: None,
     };
     let parts = a.mode.parts();
     let trainable = base_model
@@ -270,7 +271,7 @@ pub fn run(a: &AdaptArgs) -> anyhow::Result<Status> {
             init: Some(&base_model),
             parts,
         },
-        (&fit_cases, &held_cases),
+        TrainData::new(&fit_cases, &held_cases),
         &a.out,
         a.resume,
         &device,

@@ -6,8 +6,12 @@ use crate::cli::SynthArgs;
 use crate::Status;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::Path;
-use strokeseg_implant::background::{default_id, parse_kind, read_list, BackgroundSpec};
-use strokeseg_implant::{prepare, write_dataset, Background, ImplantConfig, ImplantError};
+use strokeseg_implant::background::{
+    default_id, parse_kind, read_list, BackgroundKind, BackgroundSpec,
+};
+use strokeseg_implant::{
+    prepare, write_dataset, Background, ImplantConfig, ImplantError, Prepared,
+};
 use strokeseg_io::StudySpec;
 use strokeseg_register::RegTemplate;
 use strokeseg_synth::dataset::SynthError;
@@ -60,28 +64,8 @@ pub fn run(a: &SynthArgs, out: &Path) -> anyhow::Result<Status> {
     let Some(template) = super::synth::load_template(a)? else {
         return Ok(Status::BadInput);
     };
-    let reg_tpl = RegTemplate::dwi_like(&template);
     let cfg = ImplantConfig::default();
-    let mut status = Status::Ok;
-    let mut backgrounds = Vec::new();
-    for (s, kind) in resolved {
-        let spec = StudySpec {
-            paths: vec![s.path.clone()],
-            ..StudySpec::default()
-        };
-        match Background::load(&s.id, &spec, kind, s.truth.as_deref(), s.exclude.as_deref()) {
-            Ok(b) => {
-                for w in &b.study.warnings {
-                    tracing::warn!("{}: {w}", s.path.display());
-                }
-                backgrounds.push(b);
-            }
-            Err(e) => {
-                eprintln!("error: {e}");
-                status = Status::BadInput;
-            }
-        }
-    }
+    let (backgrounds, mut status) = load_backgrounds(resolved);
     let bar = ProgressBar::new((backgrounds.len() * (a.n + usize::from(!a.no_original))) as u64);
     bar.set_style(
         ProgressStyle::with_template(
@@ -90,16 +74,9 @@ pub fn run(a: &SynthArgs, out: &Path) -> anyhow::Result<Status> {
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> "),
     );
-    let mut preps = Vec::new();
-    for b in &backgrounds {
-        bar.set_message(format!("registering {}", b.id));
-        match prepare(b, &reg_tpl, &cfg) {
-            Ok(p) => preps.push(p),
-            Err(e) => {
-                bar.suspend(|| eprintln!("error: {e}"));
-                status = Status::BadInput;
-            }
-        }
+    let (preps, st) = prepare_all(&backgrounds, &template, &cfg, &bar);
+    if st != Status::Ok {
+        status = st;
     }
     if preps.is_empty() {
         bar.finish_and_clear();
@@ -160,4 +137,55 @@ pub fn run(a: &SynthArgs, out: &Path) -> anyhow::Result<Status> {
         );
     }
     Ok(status)
+}
+
+/// Loads the backgrounds; one that cannot be read is reported and skipped (status 2).
+pub(super) fn load_backgrounds(
+    resolved: Vec<(BackgroundSpec, BackgroundKind)>,
+) -> (Vec<Background>, Status) {
+    let mut status = Status::Ok;
+    let mut backgrounds = Vec::new();
+    for (s, kind) in resolved {
+        let spec = StudySpec {
+            paths: vec![s.path.clone()],
+            ..StudySpec::default()
+        };
+        match Background::load(&s.id, &spec, kind, s.truth.as_deref(), s.exclude.as_deref()) {
+            Ok(b) => {
+                for w in &b.study.warnings {
+                    tracing::warn!("{}: {w}", s.path.display());
+                }
+                backgrounds.push(b);
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                status = Status::BadInput;
+            }
+        }
+    }
+    (backgrounds, status)
+}
+
+/// Registers every background once (with `bar`'s message saying which); one that fails is
+/// reported and skipped (status 2).
+pub(super) fn prepare_all<'a>(
+    backgrounds: &'a [Background],
+    template: &strokeseg_synth::Template,
+    cfg: &ImplantConfig,
+    bar: &ProgressBar,
+) -> (Vec<Prepared<'a>>, Status) {
+    let reg_tpl = RegTemplate::dwi_like(template);
+    let mut status = Status::Ok;
+    let mut preps = Vec::new();
+    for b in backgrounds {
+        bar.set_message(format!("registering {}", b.id));
+        match prepare(b, &reg_tpl, cfg) {
+            Ok(p) => preps.push(p),
+            Err(e) => {
+                bar.suspend(|| eprintln!("error: {e}"));
+                status = Status::BadInput;
+            }
+        }
+    }
+    (preps, status)
 }

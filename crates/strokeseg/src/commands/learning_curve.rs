@@ -22,7 +22,7 @@ use strokeseg_measure::LesionConfig;
 use strokeseg_model::run_device;
 use strokeseg_train::data::CaseRef;
 use strokeseg_train::subsets::{balanced_order, smallest_reaching};
-use strokeseg_train::train;
+use strokeseg_train::{train, TrainData};
 
 /// The share of the largest subset's Dice a subset must reach to be named.
 pub const REACH_FRACTION: f64 = 0.95;
@@ -220,7 +220,7 @@ pub fn run(a: &LearningCurveArgs) -> anyhow::Result<Status> {
             let state = train(
                 &plan,
                 &cfg,
-                (subset, &val_cases),
+                TrainData::new(subset, &val_cases),
                 &dir,
                 true,
                 &device,

@@ -1,16 +1,21 @@
 //! `strokeseg train`: load and prepare the data, then run the training loop with progress.
 
-use crate::cli::{TrainArgs, TrainHyper};
+use crate::cli::{StreamArgs, TrainArgs, TrainHyper};
 use crate::Status;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
+use strokeseg_implant::background::{read_list, BackgroundSpec};
+use strokeseg_implant::{Background, ImplantConfig};
 use strokeseg_model::{run_device, TrainableParts, UNet3dConfig};
 use strokeseg_preproc::{PrepConfig, CHANNELS};
+use strokeseg_synth::dataset::Generator;
+use strokeseg_synth::site::find_site;
 use strokeseg_train::data::{discover, load_case, Case, CaseRef};
 use strokeseg_train::sampler::PatchConfig;
 use strokeseg_train::spacing;
+use strokeseg_train::stream::{CaseSource, ImplantSource, StreamConfig, SynthSource};
 use strokeseg_train::training::Event;
-use strokeseg_train::{train_from, Objective, Plan, Start, TrainConfig};
+use strokeseg_train::{train_from, Objective, Plan, Start, TrainConfig, TrainData};
 
 /// A progress bar in the project's style.
 pub fn bar(n: u64, what: &str) -> ProgressBar {
@@ -102,9 +107,15 @@ pub fn plan_and_config(
             Some(x) => x,
             None => {
                 let sp = PrepConfig::default().spacing_mm;
-                tracing::warn!(
-                    "no training study has a readable NIfTI DWI header; spacing {sp:?} (the default)"
-                );
+                if train_refs.is_empty() {
+                    tracing::warn!(
+                        "no --data studies to plan the target spacing from: {sp:?} mm (the default; --spacing sets it)"
+                    );
+                } else {
+                    tracing::warn!(
+                        "no training study has a readable NIfTI DWI header; spacing {sp:?} (the default)"
+                    );
+                }
                 let mut p = spacing::given(sp);
                 p.method = "default (no readable headers)".into();
                 (sp, p)
@@ -146,6 +157,7 @@ pub fn plan_and_config(
         patience: None,
         objective: Objective::Supervised,
         source_weights: Vec::new(),
+        stream: None,
     };
     Ok((plan, cfg))
 }
@@ -260,6 +272,63 @@ fn init_plan(
     Ok((p, model))
 }
 
+/// A sampling weight from a flag: finite and ≥ 0.
+fn check_weight(flag: &str, w: Option<f64>) -> Result<(), String> {
+    match w {
+        Some(w) if !(w.is_finite() && w >= 0.0) => Err(format!("{flag} {w}: must be ≥ 0")),
+        _ => Ok(()),
+    }
+}
+
+/// The template the on-the-fly sources draw lesions (and synthetic brains) from, when a
+/// stream was asked for.
+fn stream_template(s: &StreamArgs) -> Result<Option<strokeseg_synth::Template>, String> {
+    if s.synth_stream.is_none() && s.implant_stream.is_none() {
+        return Ok(None);
+    }
+    check_weight("--synth-weight", s.synth_weight)?;
+    check_weight("--implant-weight", s.implant_weight)?;
+    let dir = s
+        .synth_template
+        .clone()
+        .unwrap_or_else(strokeseg_synth::Template::default_dir);
+    strokeseg_synth::Template::load(&dir)
+        .map(Some)
+        .map_err(|e| format!("template {}: {e}", dir.display()))
+}
+
+/// The source of `--synth-stream`, its weight added to `weights`.
+fn synth_source(
+    s: &StreamArgs,
+    template: Option<&strokeseg_synth::Template>,
+    weights: &mut Vec<(String, f64)>,
+) -> Result<Option<SynthSource>, String> {
+    let (Some(name), Some(template)) = (&s.synth_stream, template) else {
+        return Ok(None);
+    };
+    let site = find_site(name).map_err(|e| format!("--synth-stream: {e}"))?;
+    let source = SynthSource::new(Generator::new(template.clone()), site, s.stream_seed);
+    if let Some(w) = s.synth_weight {
+        weights.push((source.name(), w));
+    }
+    Ok(Some(source))
+}
+
+/// The backgrounds of `--implant-stream`, loaded (not yet registered); unusable ones are
+/// reported and skipped (status 2).
+fn implant_backgrounds(s: &StreamArgs) -> Result<(Vec<Background>, Status), String> {
+    let Some(list) = &s.implant_stream else {
+        return Ok((Vec::new(), Status::Ok));
+    };
+    let resolved = read_list(list)?
+        .into_iter()
+        .map(BackgroundSpec::resolve)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{}: {e}", list.display()))?;
+    Ok(super::implant::load_backgrounds(resolved))
+}
+
+/// Runs `train`.
 /// Runs `train`.
 pub fn run(a: &TrainArgs) -> anyhow::Result<Status> {
     let train_refs = refs(&a.data)?;
@@ -278,6 +347,75 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Status> {
             return Ok(Status::BadInput);
         }
     };
+    let template = match stream_template(&a.stream) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(Status::BadInput);
+        }
+    };
+    let synth = match synth_source(&a.stream, template.as_ref(), &mut cfg.source_weights) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(Status::BadInput);
+        }
+    };
+    let (backgrounds, mut bad_bg) = match implant_backgrounds(&a.stream) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: --implant-stream: {e}");
+            return Ok(Status::BadInput);
+        }
+    };
+    let implant = match (&a.stream.implant_stream, &template) {
+        (Some(list), Some(tpl)) => {
+            let b = bar(0, "registering backgrounds");
+            let cfg_i = ImplantConfig::default();
+            let (preps, st) = super::implant::prepare_all(&backgrounds, tpl, &cfg_i, &b);
+            b.finish_and_clear();
+            if st != Status::Ok {
+                bad_bg = st;
+            }
+            let Some(src) = ImplantSource::new(preps, tpl, cfg_i, a.stream.stream_seed) else {
+                eprintln!(
+                    "error: --implant-stream {}: no usable background study",
+                    list.display()
+                );
+                return Ok(Status::BadInput);
+            };
+            if let Some(w) = a.stream.implant_weight {
+                cfg.source_weights.push((src.name(), w));
+            }
+            // real backgrounds: the model is no longer trained on synthetic data only
+            plan.synthetic_only = false;
+            Some(src)
+        }
+        _ => None,
+    };
+    let mut streams: Vec<&dyn CaseSource> = Vec::new();
+    if let Some(s) = &synth {
+        streams.push(s);
+    }
+    if let Some(s) = &implant {
+        streams.push(s);
+    }
+    if !streams.is_empty() {
+        let sc = StreamConfig::new(
+            usize::try_from(a.stream.stream_pool)?,
+            usize::try_from(a.stream.stream_refresh)?,
+        )
+        .ok_or_else(|| anyhow::anyhow!("--stream-pool and --stream-refresh must be ≥ 1"))?;
+        cfg.stream = Some(sc);
+        for s in &streams {
+            plan.training_data.push(format!(
+                "{}; pool {}, a new study every {} steps",
+                s.describe(),
+                sc.pool,
+                sc.refresh_every
+            ));
+        }
+    }
     let device = run_device();
     let init = match &a.init {
         Some(dir) => match init_plan(a, &plan, &device) {
@@ -304,14 +442,19 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Status> {
     let (train_cases, bad_t) = load_all(&train_refs, &plan, "loading training studies");
     let val_pick = pick_even(&val_refs, a.hp.max_val);
     let (val_cases, bad_v) = load_all(&val_pick, &plan, "loading validation studies");
-    if train_cases.is_empty() || val_cases.is_empty() {
+    if (train_cases.is_empty() && streams.is_empty()) || val_cases.is_empty() {
         eprintln!("error: no usable training or validation studies");
         return Ok(Status::BadInput);
     }
+    let pool = cfg.stream.map_or(0, |c| c.pool);
     eprintln!(
-        "training on {} studies ({} with lesions), validating on {}; {} params; spacing {:?} mm; patch {:?}, batch {}",
+        "training on {} studies ({} with lesions){}, validating on {}; {} params; spacing {:?} mm; patch {:?}, batch {}",
         train_cases.len(),
         train_cases.iter().filter(|c| c.has_lesion).count(),
+        streams
+            .iter()
+            .map(|s| format!(" + {pool} on-the-fly of {}", s.name()))
+            .collect::<String>(),
         val_cases.len(),
         plan.model.params(),
         plan.prep.spacing_mm,
@@ -326,7 +469,11 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Status> {
             init: init.as_ref(),
             parts: TrainableParts::All,
         },
-        (&train_cases, &val_cases),
+        TrainData {
+            train: &train_cases,
+            val: &val_cases,
+            streams: &streams,
+        },
         &a.out,
         a.resume,
         &device,
@@ -342,7 +489,7 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Status> {
         state.best_epoch,
         a.out.display()
     );
-    Ok(if bad_t + bad_v > 0 {
+    Ok(if bad_t + bad_v > 0 || bad_bg != Status::Ok {
         Status::BadInput
     } else {
         Status::Ok

@@ -163,3 +163,175 @@ fn train_calibrate_segment_validate_with_a_tiny_model() {
     assert_ne!(out.code, 0);
     assert!(out.stderr.contains("nope"), "{}", out.stderr);
 }
+
+/// The phantom template written as a template folder (the three files `Template::load` reads).
+fn phantom_template(dir: &Path) {
+    use strokeseg_core::Volume;
+    use strokeseg_io::nifti_io::write_volume;
+    let t = Template::phantom(3.0);
+    std::fs::create_dir_all(dir).unwrap();
+    let t1 = t.intracranial.mapv(|b| if b { 100.0f32 } else { 0.0 });
+    for (name, v) in strokeseg_synth::template::FILES
+        .iter()
+        .zip([t1, t.gm.clone(), t.wm.clone()])
+    {
+        write_volume(&dir.join(name), &Volume::on_grid(v, &t.grid), "phantom").unwrap();
+    }
+}
+
+#[test]
+fn train_on_studies_made_on_the_fly_without_a_dataset_on_disk() {
+    let d = tempfile::tempdir().unwrap();
+    let (va, model, tpl) = (
+        d.path().join("val"),
+        d.path().join("model"),
+        d.path().join("tpl"),
+    );
+    dataset(&va, 2, 2);
+    phantom_template(&tpl);
+    let out = strokeseg(&[
+        "train",
+        "--synth-stream",
+        "random",
+        "--synth-template",
+        s(&tpl),
+        "--stream-pool",
+        "2",
+        "--stream-refresh",
+        "1",
+        "--val",
+        s(&va),
+        "--out",
+        s(&model),
+        "--epochs",
+        "1",
+        "--base-channels",
+        "4",
+        "--depth",
+        "2",
+        "--patch",
+        "8,32,32",
+        "--steps-per-epoch",
+        "2",
+        "--batch",
+        "1",
+        "--spacing",
+        "3,3,3",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("2 on-the-fly of synth-stream-random"),
+        "{}",
+        out.stderr
+    );
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("plan.json")).unwrap()).unwrap();
+    assert_eq!(plan["synthetic_only"], true);
+    let data = plan["training_data"].to_string();
+    assert!(
+        data.contains("on the fly: strokeseg synth --site random --seed 1"),
+        "{data}"
+    );
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("train_config.json")).unwrap())
+            .unwrap();
+    assert_eq!(cfg["stream"]["pool"], 2);
+    // nothing but the run's own files was written
+    assert!(!d.path().join("sub-random0001").exists());
+    let names: Vec<String> = std::fs::read_dir(&model)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.starts_with("sub-")), "{names:?}");
+}
+
+#[test]
+fn a_bad_on_the_fly_source_is_a_user_error() {
+    let d = tempfile::tempdir().unwrap();
+    let va = d.path().join("val");
+    dataset(&va, 1, 2);
+    let m = d.path().join("m");
+    let base = ["train", "--val", s(&va), "--out", s(&m)];
+    let mut args = base.to_vec();
+    args.extend(["--synth-stream", "nowhere"]);
+    let out = strokeseg(&args);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--synth-stream"), "{}", out.stderr);
+    assert!(out.stderr.contains("site-a"), "{}", out.stderr);
+    let mut args = base.to_vec();
+    args.extend(["--synth-stream", "random", "--synth-weight=-1"]);
+    let out = strokeseg(&args);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    let mut args = base.to_vec();
+    let missing = d.path().join("no-such-list.csv");
+    args.extend(["--implant-stream", s(&missing)]);
+    let out = strokeseg(&args);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("no-such-list.csv"), "{}", out.stderr);
+    // neither --data nor --synth-stream: clap says what is missing
+    let out = strokeseg(&base);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("--data"), "{}", out.stderr);
+}
+
+#[test]
+fn train_on_implants_made_on_the_fly_into_a_real_study() {
+    let Some(isles) = strokeseg_testkit::shared("data/real/isles22/sub-strokecase0003") else {
+        eprintln!("SKIPPED: ../shared/data/real/isles22 not present");
+        return;
+    };
+    let d = tempfile::tempdir().unwrap();
+    let (va, model, list) = (
+        d.path().join("val"),
+        d.path().join("model"),
+        d.path().join("bg.csv"),
+    );
+    dataset(&va, 2, 2);
+    std::fs::write(
+        &list,
+        format!("path,kind,id\n{},labelled,isles3\n", isles.display()),
+    )
+    .unwrap();
+    let out = strokeseg(&[
+        "train",
+        "--implant-stream",
+        s(&list),
+        "--stream-pool",
+        "2",
+        "--stream-refresh",
+        "1",
+        "--val",
+        s(&va),
+        "--out",
+        s(&model),
+        "--epochs",
+        "1",
+        "--base-channels",
+        "4",
+        "--depth",
+        "2",
+        "--patch",
+        "8,32,32",
+        "--steps-per-epoch",
+        "2",
+        "--batch",
+        "1",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("2 on-the-fly of implant-stream"),
+        "{}",
+        out.stderr
+    );
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(model.join("plan.json")).unwrap()).unwrap();
+    // real backgrounds: not a synthetic-only model
+    assert_eq!(plan["synthetic_only"], false);
+    assert!(
+        plan["training_data"]
+            .to_string()
+            .contains("into real backgrounds isles3"),
+        "{}",
+        plan["training_data"]
+    );
+}
