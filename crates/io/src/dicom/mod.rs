@@ -234,6 +234,11 @@ fn read_all(files: &[PathBuf]) -> Result<Vec<FileOutcome>, InputError> {
         .map_or(1, std::num::NonZeroUsize::get)
         .clamp(1, 8);
     let chunk = files.len().div_ceil(threads).max(1);
+    if files.len() <= chunk {
+        // One chunk: read here rather than on a thread of its own (a single file, a
+        // one-core machine).
+        return files.iter().map(|p| read::read_file(p)).collect();
+    }
     let results: Vec<Result<Vec<FileOutcome>, InputError>> = std::thread::scope(|s| {
         let handles: Vec<_> = files
             .chunks(chunk)
