@@ -7,7 +7,7 @@
 //! points `--atlas DIR` or `$STROKESEG_ATLAS` at it), mapping it onto the template once
 //! (cached), and turning a lesion mask plus a study→MNI map into shares. Without an atlas,
 //! or when registration failed, it falls back to the coarse supratentorial / brainstem /
-//! cerebellum rule of `strokeseg_synth::regions` and says so. Must not touch: registration
+//! cerebellum rule of `strokeseg_mni::regions` and says so. Must not touch: registration
 //! internals (`strokeseg-register`), lesion finding (`strokeseg-measure`), reports.
 #![warn(missing_docs)]
 
@@ -23,8 +23,8 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use strokeseg_core::{Mask, Volume};
 use strokeseg_measure::{Lesion, MniApprox, TemplateMoments};
+use strokeseg_mni::Template;
 use strokeseg_register::{register, RegConfig, RegTemplate, Registration};
-use strokeseg_synth::Template;
 
 /// Why an atlas or template cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +59,7 @@ pub enum AtlasError {
     },
     /// The template is missing or bad.
     #[error(transparent)]
-    Template(#[from] strokeseg_synth::TemplateError),
+    Template(#[from] strokeseg_mni::TemplateError),
 }
 
 /// The registration template and, optionally, an atlas: loaded once, used per study.

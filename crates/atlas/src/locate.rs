@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use strokeseg_core::Mask;
 use strokeseg_measure::Lesion;
-use strokeseg_synth::regions::{region_at, Region};
+use strokeseg_mni::regions::{region_at, Region};
 
 /// A share of a lesion's volume in one labelled region.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -190,6 +190,7 @@ pub fn write_study(
 ///
 /// # Errors
 /// [`SynthError::Exists`] when `root` already holds a manifest; write failures.
+#[allow(clippy::too_many_arguments)] // the dataset's shape (n, seed, originals) beside its inputs
 pub fn write_dataset(
     root: &Path,
     preps: &[Prepared<'_>],

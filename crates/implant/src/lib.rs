@@ -198,6 +198,9 @@ pub fn prepare<'a>(
     })
 }
 
+/// A placed lesion with its native voxels and their partial-volume fractions.
+pub type PlacedVoxels = (Placed, Vec<([usize; 3], f32)>);
+
 /// One implanted lesion as placed in the native grid.
 #[derive(Debug, Clone)]
 pub struct Placed {
@@ -249,7 +252,7 @@ pub fn implant(
     let study_seed = strokeseg_synth::dataset::study_seed(seed, &prep.bg.id, index);
     let mut rng = ChaCha8Rng::seed_from_u64(study_seed);
     let grid = prep.bg.study.dwi.grid();
-    let mut placed: Vec<(Placed, Vec<([usize; 3], f32)>)> = Vec::new();
+    let mut placed: Vec<PlacedVoxels> = Vec::new();
     let mut placement_failed = false;
     if lesions {
         for _ in 0..cfg.tries {

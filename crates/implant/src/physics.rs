@@ -14,7 +14,7 @@ use rand::Rng;
 use strokeseg_core::Mask;
 
 use crate::background::Background;
-use crate::{Placed, Prepared};
+use crate::Prepared;
 
 /// Smoothing of the local tissue values (mm, sigma).
 pub const LOCAL_SIGMA_MM: f64 = 1.5;
@@ -187,7 +187,7 @@ pub struct Images {
 #[must_use]
 pub fn apply(
     prep: &Prepared<'_>,
-    placed: &[(Placed, Vec<([usize; 3], f32)>)],
+    placed: &[crate::PlacedVoxels],
     pv: &[(usize, [usize; 3], f32)],
     hetero: &Heterogeneity,
 ) -> Images {

@@ -4,7 +4,7 @@ use ndarray::Array3;
 use ndarray_ndimage::{label, Kernel3d};
 use serde::{Deserialize, Serialize};
 use strokeseg_core::{Mask, Volume};
-use strokeseg_synth::regions::{region_at, Region};
+use strokeseg_mni::regions::{region_at, Region};
 
 /// How a probability map becomes lesions.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]

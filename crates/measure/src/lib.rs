@@ -25,4 +25,4 @@ pub use lesions::{
 };
 pub use mni::{FitMethod, MniApprox, ProfileBin, TemplateMoments, ZProfile};
 pub use mni_constants::{MNI2009A_IC_CENTROID_MM, MNI2009A_IC_COV_MM2};
-pub use strokeseg_synth::regions::Region;
+pub use strokeseg_mni::regions::Region;

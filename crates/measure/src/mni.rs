@@ -5,7 +5,7 @@ use crate::mni_constants;
 use nalgebra::{Matrix3, Rotation3, Vector3};
 use serde::{Deserialize, Serialize};
 use strokeseg_core::{Grid, Mask};
-use strokeseg_synth::Template;
+use strokeseg_mni::Template;
 
 /// Scales are clamped to this range (a head is not 20 % bigger or smaller than the template
 /// along any axis; beyond that the mask is wrong, not the head).

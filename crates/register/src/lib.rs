@@ -54,7 +54,6 @@ pub mod metric;
 pub mod optim;
 pub mod refine;
 mod register;
-pub mod synth_check;
 pub mod template;
 pub mod warp;
 

@@ -6,8 +6,8 @@ use nalgebra::Matrix4;
 use ndarray::Array3;
 use strokeseg_core::{Grid, Mask, Volume};
 use strokeseg_measure::TemplateMoments;
+use strokeseg_mni::Template;
 use strokeseg_preproc::dilate_mm;
-use strokeseg_synth::Template;
 
 /// Intensity bins of the joint histogram.
 pub const BINS: usize = 32;

@@ -2,7 +2,7 @@
 //! ICBM152 2009a template, with known lesions and mimics — training and test data that says
 //! it is synthetic.
 //!
-//! Owns: the template, subject anatomy (pose, scale, warp, atrophy), tissue physics, lesions
+//! Owns: subject anatomy (pose, scale, warp, atrophy), tissue physics, lesions
 //! and mimics, scanner sites and acquisition simulation, and the dataset writer. Must not
 //! touch: models or reports. Reads and writes images only through `strokeseg-io`.
 //!
@@ -16,12 +16,12 @@ pub mod dataset;
 pub mod lesions;
 pub mod manifest;
 pub mod physics;
-pub mod regions;
 pub mod render;
 pub mod site;
 pub mod subject;
-pub mod template;
 pub mod truth;
 
-pub use regions::{region_at, Region};
-pub use template::{Template, TemplateError};
+pub use strokeseg_mni::{region_at, Region, Template, TemplateError};
+/// The template and the regions live in `strokeseg-mni` (MNI space is not the generator's
+/// alone); re-exported so that the generator's paths stay as they were.
+pub use strokeseg_mni::{regions, template};

@@ -18,12 +18,25 @@ pub fn shared_dir() -> Option<PathBuf> {
     p.is_dir().then(|| p.canonicalize().unwrap_or(p))
 }
 
+/// Set to `1` (as `.ci/run` does where `../shared` exists), a test whose real data is missing
+/// fails instead of skipping: a renamed or lost file then turns CI red rather than quietly
+/// testing less.
+pub const REQUIRE_SHARED: &str = "STROKESEG_REQUIRE_SHARED";
+
 /// A path under `shared/`, or `None` after printing why the calling test is skipped.
+///
+/// # Panics
+/// When the path is missing and [`REQUIRE_SHARED`] is `1`.
 #[must_use]
 pub fn shared(rel: &str) -> Option<PathBuf> {
     match shared_dir().map(|d| d.join(rel)) {
         Some(p) if p.exists() => Some(p),
         _ => {
+            assert!(
+                std::env::var(REQUIRE_SHARED).as_deref() != Ok("1"),
+                "../shared/{rel} not found, and {REQUIRE_SHARED}=1 says the real data must be \
+                 there (set STROKESEG_SHARED to its folder, or unset {REQUIRE_SHARED} to skip)"
+            );
             eprintln!(
                 "SKIPPED: ../shared/{rel} not found (real data lives outside the repo; see README)"
             );
@@ -188,5 +201,21 @@ pub mod hostile_dicom {
             .rposition(|w| w == [0xE0, 0x7F, 0x10, 0x00])
             .expect("PixelData tag");
         [&bytes[..at], insert, &bytes[at..]].concat()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn missing_shared_data_fails_when_required_and_skips_otherwise() {
+        // one test touches the variable, so no other test sees it change
+        std::env::remove_var(super::REQUIRE_SHARED);
+        assert!(super::shared("no/such/file-anywhere").is_none());
+        std::env::set_var(super::REQUIRE_SHARED, "1");
+        let failed = std::panic::catch_unwind(|| super::shared("no/such/file-anywhere"));
+        std::env::remove_var(super::REQUIRE_SHARED);
+        let msg = failed.expect_err("required data that is missing fails");
+        let msg = msg.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(msg.contains("no/such/file-anywhere"), "{msg}");
     }
 }

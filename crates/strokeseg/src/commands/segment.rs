@@ -300,6 +300,7 @@ fn overlay(seg: &Segmentation, study: &Study, r: &Report) -> image::RgbImage {
 }
 
 /// Writes a study's outputs into `dir`; returns the report.
+#[allow(clippy::too_many_arguments)] // one caller per command; a struct would only rename them
 pub fn write_outputs(
     dir: &Path,
     seg: &mut Segmentation,

@@ -11,11 +11,12 @@ use std::time::Instant;
 use strokeseg_core::Mask;
 use strokeseg_io::{Study, StudySpec};
 use strokeseg_preproc::{brain_mask, BrainMaskConfig};
-use strokeseg_register::synth_check::mean_errors;
+mod synth_check;
 use strokeseg_register::{register, RegConfig, RegTemplate, Registration};
 use strokeseg_synth::dataset::Generator;
 use strokeseg_synth::site::find_site;
 use strokeseg_synth::Template;
+use synth_check::mean_errors;
 
 /// Errors of one synthetic study: refined vs truth, refined vs pose, passed, affine vs truth,
 /// affine vs pose.

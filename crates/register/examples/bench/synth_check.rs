@@ -6,7 +6,7 @@ use nalgebra::{Rotation3, Vector3};
 use strokeseg_core::Mask;
 use strokeseg_synth::subject::{Subject, HEAD_CENTRE};
 
-use crate::Registration;
+use strokeseg_register::Registration;
 
 /// Mean error (mm) over `brain`'s voxels: against the full truth (pose, scale, smooth warp
 /// and atrophy: [`Subject::to_template`]) and against the pose and scale alone (what an

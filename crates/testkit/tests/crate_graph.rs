@@ -1,0 +1,160 @@
+//! The workspace's crate graph, read from `cargo metadata`, is the one `crates/README.md`
+//! draws (so the picture cannot drift), reads top-down as the data flow (every crate's
+//! dependencies sit above it), and keeps the edges that must never exist out.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// Pipeline stages: none may depend on the data generators (`synth`, `implant`) or on
+/// training (`train`).
+const STAGES: &[&str] = &[
+    "preproc", "measure", "register", "atlas", "report", "infer", "eval", "deliver", "serve",
+];
+const NOT_UNDER_A_STAGE: &[(&str, &str)] = &[
+    ("synth", "the data generator"),
+    ("implant", "the implant generator"),
+    ("train", "training"),
+];
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn short(name: &str) -> String {
+    name.strip_prefix("strokeseg-").unwrap_or(name).to_string()
+}
+
+/// Crate → its workspace dependencies (normal ones: what ships), from `cargo metadata`.
+fn graph() -> BTreeMap<String, Vec<String>> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
+        .current_dir(root())
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pkgs = m["packages"].as_array().unwrap();
+    let names: Vec<&str> = pkgs.iter().map(|p| p["name"].as_str().unwrap()).collect();
+    pkgs.iter()
+        .map(|p| {
+            let mut deps: Vec<String> = p["dependencies"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|d| d["kind"].is_null())
+                .map(|d| d["name"].as_str().unwrap())
+                .filter(|n| names.contains(n))
+                .map(short)
+                .collect();
+            deps.sort();
+            deps.dedup();
+            (short(p["name"].as_str().unwrap()), deps)
+        })
+        .collect()
+}
+
+/// The rows of the generated block of crates/README.md, in order.
+fn drawn() -> Vec<(String, Vec<String>)> {
+    let text = std::fs::read_to_string(root().join("crates/README.md")).unwrap();
+    let start = text
+        .find("<!-- crate-graph:start -->")
+        .expect("crates/README.md has the crate-graph block");
+    let end = text.find("<!-- crate-graph:end -->").unwrap();
+    text[start..end]
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let name = cells[1].trim_matches('`').to_string();
+            let deps = cells[2]
+                .split(',')
+                .map(|d| d.trim().trim_matches('`').to_string())
+                .filter(|d| !d.is_empty() && d != "—")
+                .collect();
+            (name, deps)
+        })
+        .collect()
+}
+
+fn block(rows: &[(String, Vec<String>)]) -> String {
+    rows.iter()
+        .map(|(n, d)| {
+            let deps = if d.is_empty() {
+                "—".to_string()
+            } else {
+                d.iter()
+                    .map(|x| format!("`{x}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            format!("| `{n}` | {deps} |\n")
+        })
+        .collect()
+}
+
+#[test]
+fn crates_readme_draws_the_real_graph_in_flow_order() {
+    let g = graph();
+    let rows = drawn();
+    // the same crates with the same dependencies (the README's order kept, so the message
+    // shows what to paste)
+    let mut expected: Vec<(String, Vec<String>)> = rows
+        .iter()
+        .filter(|(n, _)| g.contains_key(n))
+        .map(|(n, _)| (n.clone(), g[n].clone()))
+        .collect();
+    for (n, d) in &g {
+        if !rows.iter().any(|(r, _)| r == n) {
+            expected.push((n.clone(), d.clone()));
+        }
+    }
+    assert_eq!(
+        block(&rows),
+        block(&expected),
+        "crates/README.md's crate-graph block differs from `cargo metadata`; it should read:\n{}",
+        block(&expected)
+    );
+    // top-down: every dependency is drawn above the crate that uses it
+    for (i, (n, deps)) in rows.iter().enumerate() {
+        for d in deps {
+            let pos = rows.iter().position(|(r, _)| r == d).unwrap();
+            assert!(pos < i, "`{n}` depends on `{d}`, drawn below it");
+        }
+    }
+}
+
+#[test]
+fn no_forbidden_edge() {
+    let g = graph();
+    for from in STAGES {
+        let deps = g.get(*from).unwrap_or_else(|| panic!("no crate `{from}`"));
+        for (to, what) in NOT_UNDER_A_STAGE {
+            assert!(
+                !deps.iter().any(|d| d == to),
+                "`{from}` → `{to}`: a pipeline stage must not depend on {what}"
+            );
+        }
+    }
+    // the binary is a leaf, and test helpers are never shipped
+    for (n, deps) in &g {
+        assert!(
+            !deps.iter().any(|d| d == "strokeseg"),
+            "`{n}` depends on the binary"
+        );
+        assert!(
+            !deps.iter().any(|d| d == "testkit"),
+            "`{n}` ships the test helpers (make testkit a dev-dependency)"
+        );
+    }
+}
