@@ -20,125 +20,17 @@ pub struct CaseRef {
     pub mask: PathBuf,
 }
 
-/// A study on disk with or without a lesion mask (for unsupervised adaptation).
-#[derive(Debug, Clone)]
-pub struct StudyRef {
-    /// Identifier (subject label or file stem).
-    pub id: String,
-    /// Site or source folder name.
-    pub site: String,
-    /// What to load.
-    pub spec: StudySpec,
-    /// Lesion mask (NIfTI), when there is one.
-    pub mask: Option<PathBuf>,
-}
+/// A study on disk with or without a lesion mask (for unsupervised adaptation): a study of a
+/// dataset as [`strokeseg_io::dataset`] reads it.
+pub type StudyRef = strokeseg_io::dataset::DatasetStudy;
 
-/// Every study in `root`, labelled or not: `sub-*` folders (mask found as [`discover`] does,
-/// else none), or a CSV manifest whose `mask` column may be missing or empty.
+/// Every study in `root`, labelled or not, in any layout [`strokeseg_io::dataset`] reads
+/// (ISLES'22/BIDS `sub-*` folders, an nnU-Net raw dataset, a CSV list).
 ///
 /// # Errors
 /// [`InputError`] when the folder or CSV is unreadable or holds no study.
 pub fn discover_studies(root: &Path) -> Result<Vec<StudyRef>, InputError> {
-    if root.is_file() {
-        return from_csv_any(root);
-    }
-    let site = root
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let out: Vec<StudyRef> = sub_dirs(root)?
-        .into_iter()
-        .map(|d| {
-            let id = d
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            StudyRef {
-                mask: strokeseg_io::study::find_truth_mask(&d),
-                id,
-                site: site.clone(),
-                spec: StudySpec {
-                    paths: vec![d],
-                    ..Default::default()
-                },
-            }
-        })
-        .collect();
-    if out.is_empty() {
-        return Err(InputError::Empty {
-            path: root.to_path_buf(),
-            reason: "no sub-* study folders found".into(),
-        });
-    }
-    Ok(out)
-}
-
-fn from_csv_any(path: &Path) -> Result<Vec<StudyRef>, InputError> {
-    let base = path.parent().unwrap_or(Path::new("."));
-    let mut r = csv::Reader::from_path(path)
-        .map_err(|e| InputError::Usage(format!("{}: {e}", path.display())))?;
-    let headers = r
-        .headers()
-        .map_err(|e| InputError::Usage(format!("{}: {e}", path.display())))?
-        .clone();
-    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let Some(dwi) = col("dwi") else {
-        return Err(InputError::Usage(format!(
-            "{}: needs a `dwi` column",
-            path.display()
-        )));
-    };
-    let (mask, adc, b0, site, id) = (col("mask"), col("adc"), col("b0"), col("site"), col("id"));
-    let mut out = Vec::new();
-    for (n, rec) in r.records().enumerate() {
-        let rec =
-            rec.map_err(|e| InputError::Usage(format!("{}: row {}: {e}", path.display(), n + 2)))?;
-        let get = |c: Option<usize>| {
-            c.and_then(|c| rec.get(c))
-                .filter(|s| !s.is_empty())
-                .map(|s| base.join(s))
-        };
-        out.push(StudyRef {
-            id: id
-                .and_then(|c| rec.get(c))
-                .map(String::from)
-                .unwrap_or_else(|| format!("row{}", n + 2)),
-            site: site
-                .and_then(|c| rec.get(c))
-                .map(String::from)
-                .unwrap_or_else(|| "csv".into()),
-            spec: StudySpec {
-                paths: vec![],
-                dwi: Some(get(Some(dwi)).ok_or_else(|| {
-                    InputError::Usage(format!("{}: row {}: empty dwi", path.display(), n + 2))
-                })?),
-                adc: get(adc),
-                b0: get(b0),
-            },
-            mask: get(mask),
-        });
-    }
-    if out.is_empty() {
-        return Err(InputError::Empty {
-            path: path.to_path_buf(),
-            reason: "no rows".into(),
-        });
-    }
-    Ok(out)
-}
-
-fn sub_dirs(root: &Path) -> Result<Vec<PathBuf>, InputError> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
-        .map_err(|e| InputError::io(root, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.is_dir()
-                && p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with("sub-"))
-        })
-        .collect();
-    dirs.sort();
-    Ok(dirs)
+    strokeseg_io::dataset::discover(root)
 }
 
 /// Loads and prepares a study; without a mask the label is empty (`has_lesion` false), which
@@ -229,95 +121,40 @@ pub struct Case {
     pub has_lesion: bool,
 }
 
-/// Labelled studies in `root`: a CSV manifest (columns `dwi`, `mask`, optional `adc`, `b0`,
-/// `site`, `id`; paths relative to the CSV), or a folder with `sub-*` studies whose masks are
-/// `*_msk.nii.gz` under `derivatives/sub-*/` or beside the images.
+/// The labelled studies of `root` ([`discover_studies`]); a study without a mask is skipped
+/// with a warning.
 ///
 /// # Errors
 /// [`InputError`] when the folder or CSV is unreadable or holds no labelled study.
 pub fn discover(root: &Path) -> Result<Vec<CaseRef>, InputError> {
-    if root.is_file() {
-        return from_csv(root);
-    }
-    let site = root
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let mut out = Vec::new();
-    for d in sub_dirs(root)? {
-        let id = d
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let Some(mask) = strokeseg_io::study::find_truth_mask(&d) else {
-            tracing::warn!("{}: no *_msk.nii.gz found; skipped", d.display());
-            continue;
-        };
-        out.push(CaseRef {
-            id,
-            site: site.clone(),
-            spec: StudySpec {
-                paths: vec![d],
-                ..Default::default()
-            },
-            mask,
-        });
-    }
+    let all = discover_studies(root)?;
+    let n = all.len();
+    let out: Vec<CaseRef> = all
+        .into_iter()
+        .filter_map(|s| match s.mask {
+            Some(mask) => Some(CaseRef {
+                id: s.id,
+                site: s.site,
+                spec: s.spec,
+                mask,
+            }),
+            None => {
+                tracing::warn!(
+                    "{}: {}: no lesion mask found; skipped",
+                    root.display(),
+                    s.id
+                );
+                None
+            }
+        })
+        .collect();
     if out.is_empty() {
         return Err(InputError::Empty {
             path: root.to_path_buf(),
-            reason: "no labelled sub-* studies (with *_msk.nii.gz) found".into(),
-        });
-    }
-    Ok(out)
-}
-
-fn from_csv(path: &Path) -> Result<Vec<CaseRef>, InputError> {
-    let base = path.parent().unwrap_or(Path::new("."));
-    let mut r = csv::Reader::from_path(path)
-        .map_err(|e| InputError::Usage(format!("{}: {e}", path.display())))?;
-    let headers = r
-        .headers()
-        .map_err(|e| InputError::Usage(format!("{}: {e}", path.display())))?
-        .clone();
-    let col = |name: &str| headers.iter().position(|h| h.eq_ignore_ascii_case(name));
-    let (Some(dwi), Some(mask)) = (col("dwi"), col("mask")) else {
-        return Err(InputError::Usage(format!(
-            "{}: needs columns `dwi` and `mask`",
-            path.display()
-        )));
-    };
-    let (adc, b0, site, id) = (col("adc"), col("b0"), col("site"), col("id"));
-    let mut out = Vec::new();
-    for (n, rec) in r.records().enumerate() {
-        let rec =
-            rec.map_err(|e| InputError::Usage(format!("{}: row {}: {e}", path.display(), n + 2)))?;
-        let get = |c: Option<usize>| {
-            c.and_then(|c| rec.get(c))
-                .filter(|s| !s.is_empty())
-                .map(|s| base.join(s))
-        };
-        let dwi_p = get(Some(dwi)).ok_or_else(|| {
-            InputError::Usage(format!("{}: row {}: empty dwi", path.display(), n + 2))
-        })?;
-        out.push(CaseRef {
-            id: id
-                .and_then(|c| rec.get(c))
-                .map(String::from)
-                .unwrap_or_else(|| format!("row{}", n + 2)),
-            site: site
-                .and_then(|c| rec.get(c))
-                .map(String::from)
-                .unwrap_or_else(|| "csv".into()),
-            spec: StudySpec {
-                paths: vec![],
-                dwi: Some(dwi_p),
-                adc: get(adc),
-                b0: get(b0),
-            },
-            mask: get(Some(mask)).ok_or_else(|| {
-                InputError::Usage(format!("{}: row {}: empty mask", path.display(), n + 2))
-            })?,
+            reason: format!(
+                "none of its {n} studies has a lesion mask (*_msk.nii.gz, labelsTr/, or a mask \
+                 column)"
+            ),
         });
     }
     Ok(out)

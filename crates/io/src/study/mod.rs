@@ -21,7 +21,7 @@ pub const B0_MAX: f64 = crate::dicom::B0_THRESHOLD;
 pub const ASSUMED_B: f64 = 1000.0;
 
 /// What the user pointed at.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct StudySpec {
     /// Positional inputs: DICOM folders, NIfTI files, or folders of NIfTI files.
     pub paths: Vec<PathBuf>,

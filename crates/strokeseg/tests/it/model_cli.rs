@@ -335,3 +335,93 @@ fn train_on_implants_made_on_the_fly_into_a_real_study() {
         plan["training_data"]
     );
 }
+
+/// A synthetic dataset rewritten in nnU-Net's raw layout (`imagesTr/<case>_0000.nii.gz` DWI,
+/// `_0001` ADC, `labelsTr/<case>.nii.gz`, `dataset.json`).
+fn as_nnunet(bids: &Path, root: &Path) {
+    std::fs::create_dir_all(root.join("imagesTr")).unwrap();
+    std::fs::create_dir_all(root.join("labelsTr")).unwrap();
+    let mut n = 0;
+    for e in std::fs::read_dir(bids).unwrap() {
+        let id = e.unwrap().file_name().to_string_lossy().into_owned();
+        if !id.starts_with("sub-") {
+            continue;
+        }
+        let case = format!("stroke_{:03}", n + 1);
+        let f = |k: &str| bids.join(format!("{id}/ses-0001/dwi/{id}_ses-0001_{k}.nii.gz"));
+        std::fs::copy(f("dwi"), root.join(format!("imagesTr/{case}_0000.nii.gz"))).unwrap();
+        std::fs::copy(f("adc"), root.join(format!("imagesTr/{case}_0001.nii.gz"))).unwrap();
+        std::fs::copy(
+            bids.join(format!(
+                "derivatives/{id}/ses-0001/{id}_ses-0001_msk.nii.gz"
+            )),
+            root.join(format!("labelsTr/{case}.nii.gz")),
+        )
+        .unwrap();
+        n += 1;
+    }
+    std::fs::write(
+        root.join("dataset.json"),
+        format!(
+            r#"{{"channel_names": {{"0": "DWI", "1": "ADC"}}, "labels": {{"background": 0, "lesion": 1}}, "numTraining": {n}, "file_ending": ".nii.gz"}}"#
+        ),
+    )
+    .unwrap();
+}
+
+#[test]
+fn train_and_validate_read_an_nnunet_raw_dataset() {
+    let d = tempfile::tempdir().unwrap();
+    let (bids, nn, model) = (
+        d.path().join("bids"),
+        d.path().join("Dataset501_Stroke"),
+        d.path().join("model"),
+    );
+    dataset(&bids, 3, 4);
+    as_nnunet(&bids, &nn);
+    let out = strokeseg(&[
+        "train",
+        "--data",
+        s(&nn),
+        "--val",
+        s(&nn),
+        "--out",
+        s(&model),
+        "--epochs",
+        "1",
+        "--base-channels",
+        "4",
+        "--depth",
+        "2",
+        "--patch",
+        "8,32,32",
+        "--steps-per-epoch",
+        "1",
+        "--batch",
+        "1",
+        "--max-val",
+        "1",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("training on 3 studies"),
+        "{}",
+        out.stderr
+    );
+    // the same studies as the BIDS copy, the same weights: one reader for both layouts
+    let out = strokeseg(&[
+        "validate",
+        "--model",
+        s(&model),
+        "--data",
+        s(&nn),
+        "--out",
+        s(&d.path().join("v")),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("3 studies:"), "{}", out.stdout);
+    let cases = std::fs::read_to_string(d.path().join("v/cases.csv")).unwrap();
+    for case in ["stroke_001", "stroke_002", "stroke_003"] {
+        assert!(cases.contains(case), "{cases}");
+    }
+}
