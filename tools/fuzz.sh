@@ -12,7 +12,7 @@ RUNS=${RUNS:-1000000}
 MAXLEN=${MAXLEN:-16384}
 cd "$ROOT/fuzz"
 C=corpus
-mkdir -p $C/nifti_file $C/dicom_folder $C/serve_ingest $C/serve_config $C/serve_pdu
+mkdir -p $C/nifti_file $C/dicom_folder $C/serve_ingest $C/serve_config $C/serve_pdu $C/report_json
 python3 - "$C/nifti_file" <<'PY'
 import struct, sys, gzip, os
 d = sys.argv[1]
@@ -73,7 +73,10 @@ open(os.path.join(d, 'abort.bin'), 'wb').write(abort)
 PY
 printf 'quiet_period_s = 2.5\nworkers = 2\nmax_dicom_depth = 16\n[forward.dicom]\naddress = "127.0.0.1:4242"\nae_title = "ORTHANC"\n' > $C/serve_config/a.toml
 printf 'token = "abcdefgh1234"\nmax_upload_mib = 3\nmax_associations = 4\n' > $C/serve_config/b.toml
-for t in ${@:-nifti_file dicom_folder serve_ingest serve_config serve_pdu}; do
+# report_json: a report.json the way segment writes it, and a synth manifest.json
+printf '%s\n' '{"schema_version":3,"patient":{"call":"infarct","score":0.93,"operating_point":"sens99"},"lesions":[{"index":1,"volume_ml":1.5}]}' > $C/report_json/report.json
+printf '%s\n' '{"generator":"strokeseg synth","seed":1,"studies":[{"id":"sub-sitea0001","has_lesion":true,"lesions":[{"index":1,"region":"cerebellum","visible":true,"n_voxels":12,"volume_ml":0.05,"centroid_mni":[10,-60,-30]}]}]}' > $C/report_json/manifest.json
+for t in ${@:-nifti_file dicom_folder serve_ingest serve_config serve_pdu report_json}; do
   echo "=== $t: $RUNS runs $(date -u +%H:%M:%S)"
   cargo +nightly fuzz run --release $t $C/$t -- -runs=$RUNS ${MAX_TIME:+-max_total_time=$MAX_TIME} -max_len=$MAXLEN -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 2>&1 \
     | grep -E "stat::|Done|ERROR|SUMMARY|panicked|crash-|cov:.*(DONE|INITED)" || true
