@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod data;
+mod error;
 pub mod plan;
 pub mod sampler;
 pub mod spacing;
@@ -16,5 +17,6 @@ pub mod stream;
 pub mod subsets;
 pub mod training;
 
+pub use error::TrainError;
 pub use plan::Plan;
 pub use training::{train, train_from, Objective, Start, TrainConfig, TrainData, TrainState};

@@ -5,6 +5,7 @@
 //! minimisation (see [`Objective`]).
 
 use crate::data::Case;
+use crate::error::TrainError;
 use crate::plan::Plan;
 use crate::sampler::{sample_patch, PatchConfig};
 use crate::stream::{CaseSource, StreamConfig};
@@ -409,7 +410,7 @@ pub fn train(
     resume: bool,
     device: &Device,
     on: &mut dyn FnMut(Event<'_>),
-) -> Result<TrainState, String> {
+) -> Result<TrainState, TrainError> {
     train_from(plan, cfg, Start::fresh(), data, out, resume, device, on)
 }
 
@@ -441,12 +442,9 @@ impl Feed {
         Feed { cfg, rx }
     }
 
-    fn next(&self) -> Result<(u64, Result<Case, String>), String> {
+    fn next(&self) -> Result<(u64, Result<Case, String>), TrainError> {
         let t0 = std::time::Instant::now();
-        let got = self
-            .rx
-            .recv()
-            .map_err(|_| "the on-the-fly study source stopped".to_string())?;
+        let got = self.rx.recv().map_err(|_| TrainError::SourceStopped)?;
         let waited = t0.elapsed().as_secs_f64();
         if waited > 1.0 {
             tracing::debug!("waited {waited:.1} s for on-the-fly study {}", got.0);
@@ -455,18 +453,18 @@ impl Feed {
     }
 
     /// The pool as it stands after the steps already done.
-    fn initial_pool(&self) -> Result<Vec<Case>, String> {
+    fn initial_pool(&self) -> Result<Vec<Case>, TrainError> {
         (0..self.cfg.pool)
             .map(|_| {
                 let (index, case) = self.next()?;
-                case.map_err(|e| format!("on-the-fly study {index}: {e}"))
+                case.map_err(|e| TrainError::Usage(format!("on-the-fly study {index}: {e}")))
             })
             .collect()
     }
 
     /// After step `step`: the next study replaces the oldest of `pool` when the schedule says
     /// so. A study that could not be made leaves the slot's previous study (with a warning).
-    fn refresh(&self, step: usize, pool: &mut [Case]) -> Result<(), String> {
+    fn refresh(&self, step: usize, pool: &mut [Case]) -> Result<(), TrainError> {
         if !self.cfg.refresh_after(step) {
             return Ok(());
         }
@@ -479,14 +477,18 @@ impl Feed {
     }
 }
 
-fn read_state(path: &Path) -> Result<TrainState, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+fn read_state(path: &Path) -> Result<TrainState, TrainError> {
+    let bad = |reason: String| TrainError::State {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| bad(e.to_string()))
 }
 
-fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), String> {
+fn write_json<T: Serialize>(path: &Path, v: &T) -> Result<(), TrainError> {
     std::fs::write(path, serde_json::to_string_pretty(v).unwrap_or_default())
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(TrainError::io(path))
 }
 
 /// [`train`] from a given start: a loaded model with only `start.parts` trainable, and
@@ -508,17 +510,22 @@ pub fn train_from(
     resume: bool,
     device: &Device,
     on: &mut dyn FnMut(Event<'_>),
-) -> Result<TrainState, String> {
+) -> Result<TrainState, TrainError> {
     let (train_cases, val_cases) = (data.train, data.val);
-    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    std::fs::create_dir_all(out).map_err(TrainError::io(out))?;
     let schedule = match (data.streams.is_empty(), cfg.stream) {
         (false, None) => {
-            return Err("an on-the-fly source needs a pool and refresh schedule".into())
+            return Err(TrainError::Usage(
+                "an on-the-fly source needs a pool and refresh schedule".into(),
+            ))
         }
         (_, sc) => sc,
     };
     if train_cases.is_empty() && data.streams.is_empty() {
-        return Err(format!("{}: no training cases", out.display()));
+        return Err(TrainError::Usage(format!(
+            "{}: no training cases",
+            out.display()
+        )));
     }
     let state_path = out.join("state.json");
     let last = checkpoint_dir(out, "last");
@@ -531,11 +538,11 @@ pub fn train_from(
     };
     let resuming = prior.is_some();
     let (mut trainer, mut state) = if let Some(s) = prior {
-        let (m, c) = load(&last, device).map_err(|e| e.to_string())?;
+        let (m, c) = load(&last, device)?;
         let mut t = Trainer::from_model(m.with_trainable(start.parts), &c, device);
         let opt = last.join(OPTIMIZER_FILE);
         if opt.is_file() {
-            t.load_optimizer(&opt).map_err(|e| e.to_string())?;
+            t.load_optimizer(&opt)?;
         } else {
             tracing::warn!(
                 "{}: no optimizer state; AdamW restarts from zero moments",
@@ -558,7 +565,8 @@ pub fn train_from(
         };
         (t, TrainState::default())
     };
-    plan.save(out).map_err(|e| e.to_string())?;
+    plan.save(out)
+        .map_err(TrainError::io(out.join("plan.json")))?;
     write_json(&out.join("train_config.json"), cfg)?;
     let log_path = out.join("train_log.csv");
     let new_log = !log_path.is_file() || !resuming;
@@ -568,13 +576,14 @@ pub fn train_from(
         .write(true)
         .truncate(new_log)
         .open(&log_path)
-        .map_err(|e| format!("{}: {e}", log_path.display()))?;
+        .map_err(TrainError::io(&log_path))?;
     let val_name = match cfg.objective {
         Objective::Supervised => "val_dice",
         Objective::Entropy => "val_neg_entropy",
     };
     if new_log {
-        writeln!(log, "epoch,step,train_loss,{val_name},lr,seconds").map_err(|e| e.to_string())?;
+        writeln!(log, "epoch,step,train_loss,{val_name},lr,seconds")
+            .map_err(TrainError::io(&log_path))?;
     }
     // Without validation cases there is nothing to select on: every epoch becomes the best
     // checkpoint (the last one is kept), no baseline is scored, the log's metric is empty.
@@ -585,9 +594,9 @@ pub fn train_from(
             let m0 = metric(m, plan, val_cases, cfg.objective);
             state.baseline = Some(m0);
             state.best_dice = m0;
-            save(m, &plan.model, &checkpoint_dir(out, "best")).map_err(|e| e.to_string())?;
+            save(m, &plan.model, &checkpoint_dir(out, "best"))?;
             writeln!(log, "0,0,,{m0:.4},,{:.1}", t0.elapsed().as_secs_f64())
-                .map_err(|e| e.to_string())?;
+                .map_err(TrainError::io(&log_path))?;
             write_json(&state_path, &state)?;
         }
     }
@@ -627,7 +636,7 @@ fn run_epochs(
     (feeds, pool): (&[Feed], &mut Vec<Case>),
     (out, log): (&Path, &mut std::fs::File),
     on: &mut dyn FnMut(Event<'_>),
-) -> Result<(), String> {
+) -> Result<(), TrainError> {
     let state_path = out.join("state.json");
     let last = checkpoint_dir(out, "last");
     let no_val = val_cases.is_empty();
@@ -683,15 +692,12 @@ fn run_epochs(
         state.epoch += 1;
         let mean_loss = loss_sum / cfg.steps_per_epoch.max(1) as f32;
         state.history.push((mean_loss, val));
-        save(&model, trainer.config(), &last).map_err(|e| e.to_string())?;
-        trainer
-            .save_optimizer(&last.join(OPTIMIZER_FILE))
-            .map_err(|e| e.to_string())?;
+        save(&model, trainer.config(), &last)?;
+        trainer.save_optimizer(&last.join(OPTIMIZER_FILE))?;
         if no_val || val >= state.best_dice || (state.baseline.is_none() && state.epoch == 1) {
             state.best_dice = if no_val { 0.0 } else { val };
             state.best_epoch = state.epoch;
-            save(&model, trainer.config(), &checkpoint_dir(out, "best"))
-                .map_err(|e| e.to_string())?;
+            save(&model, trainer.config(), &checkpoint_dir(out, "best"))?;
         }
         if !no_val
             && cfg
@@ -719,8 +725,9 @@ fn run_epochs(
             lr_at(cfg, state.step),
             t0.elapsed().as_secs_f64()
         )
-        .map_err(|e| e.to_string())?;
-        log.flush().map_err(|e| e.to_string())?;
+        .map_err(TrainError::io(out.join("train_log.csv")))?;
+        log.flush()
+            .map_err(TrainError::io(out.join("train_log.csv")))?;
         write_json(&state_path, state)?;
         on(Event::Epoch(state));
     }

@@ -332,5 +332,6 @@ fn an_on_the_fly_source_without_a_schedule_is_refused() {
         &mut quiet,
     )
     .unwrap_err();
-    assert!(err.contains("schedule"), "{err}");
+    assert!(err.is_user_error(), "{err}");
+    assert!(err.to_string().contains("schedule"), "{err}");
 }

@@ -264,7 +264,7 @@ pub fn run(a: &AdaptArgs) -> anyhow::Result<Status> {
         held_cases.len()
     );
     let (b, mut on) = progress(cfg.epochs * cfg.steps_per_epoch, "adapt");
-    let state = train_from(
+    let state = match train_from(
         &plan,
         &cfg,
         Start {
@@ -276,8 +276,10 @@ pub fn run(a: &AdaptArgs) -> anyhow::Result<Status> {
         a.resume,
         &device,
         &mut on,
-    )
-    .map_err(anyhow::Error::msg)?;
+    ) {
+        Ok(s) => s,
+        Err(e) => return super::train::stopped(e, &b),
+    };
     b.finish_and_clear();
     // the model folder: best weights beside the plan
     let best = checkpoint_dir(&a.out, "best");

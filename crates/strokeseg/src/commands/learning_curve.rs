@@ -217,7 +217,7 @@ pub fn run(a: &LearningCurveArgs) -> anyhow::Result<Status> {
                 dir.display()
             );
             let (b, mut on) = progress(cfg.epochs * cfg.steps_per_epoch, &format!("size {n}"));
-            let state = train(
+            let state = match train(
                 &plan,
                 &cfg,
                 TrainData::new(subset, &val_cases),
@@ -225,8 +225,10 @@ pub fn run(a: &LearningCurveArgs) -> anyhow::Result<Status> {
                 true,
                 &device,
                 &mut on,
-            )
-            .map_err(anyhow::Error::msg)?;
+            ) {
+                Ok(s) => s,
+                Err(e) => return super::train::stopped(e, &b),
+            };
             b.finish_and_clear();
             let seg = Segmenter::load(&dir)?;
             let (case_results, summary) = score_model(

@@ -15,7 +15,7 @@ use strokeseg_train::sampler::PatchConfig;
 use strokeseg_train::spacing;
 use strokeseg_train::stream::{CaseSource, ImplantSource, StreamConfig, SynthSource};
 use strokeseg_train::training::Event;
-use strokeseg_train::{train_from, Objective, Plan, Start, TrainConfig, TrainData};
+use strokeseg_train::{train_from, Objective, Plan, Start, TrainConfig, TrainData, TrainError};
 
 /// A progress bar in the project's style.
 pub fn bar(n: u64, what: &str) -> ProgressBar {
@@ -168,6 +168,18 @@ pub fn pick_even(refs: &[CaseRef], max: usize) -> Vec<CaseRef> {
     (0..refs.len().min(max))
         .map(|i| refs[(i as f64 * step) as usize].clone())
         .collect()
+}
+
+/// The exit of a training run that stopped with `e`: a mistake in the user's input is
+/// printed and gives exit code 2; anything else is an internal error (exit code 1).
+pub fn stopped(e: TrainError, bar: &ProgressBar) -> anyhow::Result<Status> {
+    bar.finish_and_clear();
+    if e.is_user_error() {
+        eprintln!("error: {e}");
+        Ok(Status::BadInput)
+    } else {
+        Err(e.into())
+    }
 }
 
 /// A progress bar over training steps and the event handler that drives it (per-epoch lines
@@ -462,7 +474,7 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Status> {
         cfg.batch_size
     );
     let (b, mut on) = progress(cfg.epochs * cfg.steps_per_epoch, "train");
-    let state = train_from(
+    let state = match train_from(
         &plan,
         &cfg,
         Start {
@@ -478,8 +490,10 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Status> {
         a.resume,
         &device,
         &mut on,
-    )
-    .map_err(anyhow::Error::msg)?;
+    ) {
+        Ok(s) => s,
+        Err(e) => return stopped(e, &b),
+    };
     b.finish_and_clear();
     println!(
         "trained {} epochs ({} steps); best validation Dice {:.3} at epoch {}; model in {}",

@@ -425,3 +425,46 @@ fn train_and_validate_read_an_nnunet_raw_dataset() {
         assert!(cases.contains(case), "{cases}");
     }
 }
+
+#[test]
+fn resuming_a_damaged_run_is_a_user_error_naming_its_state_file() {
+    let d = tempfile::tempdir().unwrap();
+    let (va, run) = (d.path().join("val"), d.path().join("run"));
+    dataset(&va, 2, 2);
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(run.join("state.json"), "{ this is not a training state").unwrap();
+    let out = strokeseg(&[
+        "train",
+        "--data",
+        s(&va),
+        "--val",
+        s(&va),
+        "--out",
+        s(&run),
+        "--resume",
+        "--epochs",
+        "1",
+        "--base-channels",
+        "4",
+        "--depth",
+        "2",
+        "--patch",
+        "8,32,32",
+        "--steps-per-epoch",
+        "1",
+        "--batch",
+        "1",
+    ]);
+    // before: the loop's errors were text, so this exited 1 like an internal failure
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("state.json") && out.stderr.contains("cannot resume"),
+        "{}",
+        out.stderr
+    );
+    // nothing the user gave was changed
+    assert_eq!(
+        std::fs::read_to_string(run.join("state.json")).unwrap(),
+        "{ this is not a training state"
+    );
+}
