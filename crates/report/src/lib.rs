@@ -1,10 +1,12 @@
 //! Reports for people and machines: the key-image page, overlay montages, every chart
-//! (plotters), the typed `report.json` and its JSON Schema.
+//! (plotters), the typed `report.json` and its JSON Schema, and the model card a training run
+//! writes.
 //!
 //! Owns: turning volumes, masks and results into pictures and documents. Must not touch:
 //! models, file input.
 #![warn(missing_docs)]
 
+pub mod card;
 pub mod json;
 pub mod keyimages;
 pub mod montage;

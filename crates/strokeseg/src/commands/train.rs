@@ -8,6 +8,7 @@ use strokeseg_implant::background::{read_list, BackgroundSpec};
 use strokeseg_implant::{Background, ImplantConfig};
 use strokeseg_model::{run_device, TrainableParts, UNet3dConfig};
 use strokeseg_preproc::{PrepConfig, CHANNELS};
+use strokeseg_report::card::TrainingCard;
 use strokeseg_synth::dataset::Generator;
 use strokeseg_synth::site::find_site;
 use strokeseg_train::data::{discover, load_case, Case, CaseRef};
@@ -168,6 +169,16 @@ pub fn pick_even(refs: &[CaseRef], max: usize) -> Vec<CaseRef> {
     (0..refs.len().min(max))
         .map(|i| refs[(i as f64 * step) as usize].clone())
         .collect()
+}
+
+/// Seconds of every epoch in a run's `train_log.csv` (its last column), summed.
+fn log_seconds(path: &std::path::Path) -> f64 {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.rsplit(',').next()?.trim().parse::<f64>().ok())
+        .sum()
 }
 
 /// The exit of a training run that stopped with `e`: a mistake in the user's input is
@@ -495,6 +506,36 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Status> {
         Err(e) => return stopped(e, &b),
     };
     b.finish_and_clear();
+    let card = strokeseg_report::card::training_card(&TrainingCard {
+        out: a.out.display().to_string(),
+        training_data: plan.training_data.clone(),
+        synthetic_only: plan.synthetic_only,
+        validation_data: a.val.iter().map(|v| v.display().to_string()).collect(),
+        source_weights: cfg.source_weights.clone(),
+        init: a.init.as_ref().map(|p| p.display().to_string()),
+        params: plan.model.params(),
+        base_channels: plan.model.base_channels,
+        depth: plan.model.depth,
+        spacing_mm: plan.prep.spacing_mm,
+        spacing_method: plan
+            .spacing_plan
+            .as_ref()
+            .map_or_else(|| "given".into(), |p| p.method.clone()),
+        patch: cfg.patch.size,
+        batch: cfg.batch_size,
+        lr: cfg.lr,
+        hard_negatives: cfg.patch.hard_negative_fraction,
+        device: strokeseg_model::run_device_choice().to_string(),
+        epochs: state.epoch,
+        steps: state.step,
+        seconds: log_seconds(&a.out.join("train_log.csv")),
+        best: (state.best_dice, state.best_epoch),
+        baseline: state.baseline,
+        stopped_early: state.stopped_early,
+    });
+    let card_path = a.out.join("MODEL_CARD.md");
+    std::fs::write(&card_path, card)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", card_path.display()))?;
     println!(
         "trained {} epochs ({} steps); best validation Dice {:.3} at epoch {}; model in {}",
         state.epoch,

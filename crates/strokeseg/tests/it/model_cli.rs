@@ -53,6 +53,16 @@ fn train_calibrate_segment_validate_with_a_tiny_model() {
     let out = strokeseg(&args);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(out.stdout.contains("trained 1 epochs"), "{}", out.stdout);
+    // every trained model has a card: what it learned from, how, and what is not measured
+    let card = std::fs::read_to_string(model.join("MODEL_CARD.md")).unwrap();
+    assert!(card.contains("RESEARCH USE ONLY"), "{card}");
+    assert!(
+        card.contains("**Trained on synthetic data only**"),
+        "{card}"
+    );
+    assert!(card.contains(&format!("- {}", tr.display())), "{card}");
+    assert!(card.contains("1 epochs, 2 steps"), "{card}");
+    assert!(card.contains("Operating points: none yet"), "{card}");
     // resume to epoch 2: continues from the checkpoint, the log gains a row
     let mut args2 = vec![
         "train",
@@ -325,8 +335,11 @@ fn train_on_implants_made_on_the_fly_into_a_real_study() {
     );
     let plan: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(model.join("plan.json")).unwrap()).unwrap();
-    // real backgrounds: not a synthetic-only model
+    // real backgrounds: not a synthetic-only model, and its card says so
     assert_eq!(plan["synthetic_only"], false);
+    let card = std::fs::read_to_string(model.join("MODEL_CARD.md")).unwrap();
+    assert!(!card.contains("synthetic data only"), "{card}");
+    assert!(card.contains("into real backgrounds isles3"), "{card}");
     assert!(
         plan["training_data"]
             .to_string()

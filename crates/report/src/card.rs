@@ -1,0 +1,186 @@
+//! The model card a training run writes beside its weights (`MODEL_CARD.md`): what the model
+//! learned from (and whether any of it was real), how it was trained, what its validation
+//! said, and what has not been measured yet. Numbers only from the run itself; nothing here
+//! claims accuracy on patients.
+
+use std::fmt::Write;
+
+/// What a card needs to know about a training run (plain values, so the card does not depend
+/// on the training crate).
+#[derive(Debug, Clone)]
+pub struct TrainingCard {
+    /// Where the run was written.
+    pub out: String,
+    /// Training data as the plan records it, one line per source.
+    pub training_data: Vec<String>,
+    /// True when every study was synthetic (template-generated).
+    pub synthetic_only: bool,
+    /// Validation data, one line per source.
+    pub validation_data: Vec<String>,
+    /// Sampling weights per source (empty: every study equally likely).
+    pub source_weights: Vec<(String, f64)>,
+    /// The model it started from, when fine-tuned.
+    pub init: Option<String>,
+    /// Network: parameters, base channels, depth.
+    pub params: usize,
+    /// Network base channels.
+    pub base_channels: usize,
+    /// Network depth.
+    pub depth: usize,
+    /// Target voxel size (mm) and how it was chosen.
+    pub spacing_mm: [f64; 3],
+    /// How the spacing was planned.
+    pub spacing_method: String,
+    /// Patch size and batch.
+    pub patch: [usize; 3],
+    /// Patches per step.
+    pub batch: usize,
+    /// Peak learning rate.
+    pub lr: f64,
+    /// Share of hard-negative patches.
+    pub hard_negatives: f64,
+    /// Where the network ran (device and backend).
+    pub device: String,
+    /// Epochs and steps completed.
+    pub epochs: usize,
+    /// Steps completed.
+    pub steps: usize,
+    /// Wall-clock seconds of the epochs (the train log's sum).
+    pub seconds: f64,
+    /// Best validation Dice and its epoch (0: the start weights of a fine-tuning run).
+    pub best: (f64, usize),
+    /// Validation Dice of the start weights of a fine-tuning run.
+    pub baseline: Option<f64>,
+    /// True when early stopping ended the run.
+    pub stopped_early: bool,
+}
+
+/// The card as Markdown.
+#[must_use]
+pub fn training_card(c: &TrainingCard) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Model card: `{}`\n", c.out);
+    s.push_str(
+        "RESEARCH USE ONLY. Not a medical device; not for diagnosis or treatment decisions.\n\n",
+    );
+    if c.synthetic_only {
+        s.push_str(
+            "**Trained on synthetic data only** (`strokeseg synth`). Its validation numbers \
+             say how it does on the generator's studies, nothing about real patients.\n\n",
+        );
+    } else {
+        s.push_str(
+            "Trained on data that includes real studies (see below); synthetic parts are \
+             marked SYNTHETIC.\n\n",
+        );
+    }
+    s.push_str("## Training data\n\n");
+    for d in &c.training_data {
+        let _ = writeln!(s, "- {d}");
+    }
+    if !c.source_weights.is_empty() {
+        let w: Vec<String> = c
+            .source_weights
+            .iter()
+            .map(|(n, w)| format!("`{n}` {w}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "- sampling weights per source: {} (unlisted sources 1)",
+            w.join(", ")
+        );
+    }
+    s.push_str("\nValidation (model selection, not a test):\n\n");
+    for d in &c.validation_data {
+        let _ = writeln!(s, "- {d}");
+    }
+    s.push_str("\n## Training\n\n");
+    if let Some(init) = &c.init {
+        let _ = writeln!(s, "- fine-tuned from `{init}`");
+    }
+    let _ = writeln!(
+        s,
+        "- 3-D U-Net, {} parameters (base channels {}, depth {}); input DWI + ADC at {:?} mm ({})",
+        c.params, c.base_channels, c.depth, c.spacing_mm, c.spacing_method
+    );
+    let _ = writeln!(
+        s,
+        "- patches {:?} × batch {}, AdamW peak lr {} (warm-up, poly decay), hard-negative share {}",
+        c.patch, c.batch, c.lr, c.hard_negatives
+    );
+    let _ = writeln!(
+        s,
+        "- {} epochs, {} steps, {:.1} h on {}{}",
+        c.epochs,
+        c.steps,
+        c.seconds / 3600.0,
+        c.device,
+        if c.stopped_early {
+            " (stopped early)"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(
+        s,
+        "- best validation Dice {:.3} at epoch {}{} (the weights kept)",
+        c.best.0,
+        c.best.1,
+        c.baseline
+            .map_or_else(String::new, |b| format!("; start weights {b:.3}"))
+    );
+    s.push_str(
+        "\n## Not measured by training\n\n\
+         - Operating points: none yet. `strokeseg calibrate --model DIR --data VALIDATION` \
+         sets the 95%/99%-sensitivity thresholds of the patient call (include real negatives).\n\
+         - Test accuracy: `strokeseg validate --model DIR --data TEST --out DIR/test` on studies \
+         the run never saw; real studies scored only by a model that never saw them.\n",
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card(synthetic_only: bool) -> TrainingCard {
+        TrainingCard {
+            out: "runs/x".into(),
+            training_data: vec!["data/a".into(), "on the fly: strokeseg synth".into()],
+            synthetic_only,
+            validation_data: vec!["data/v".into()],
+            source_weights: vec![("a".into(), 2.0)],
+            init: None,
+            params: 1234,
+            base_channels: 16,
+            depth: 3,
+            spacing_mm: [1.6, 1.6, 4.0],
+            spacing_method: "median".into(),
+            patch: [16, 64, 64],
+            batch: 2,
+            lr: 1e-3,
+            hard_negatives: 0.5,
+            device: "cpu".into(),
+            epochs: 3,
+            steps: 300,
+            seconds: 7200.0,
+            best: (0.42, 2),
+            baseline: None,
+            stopped_early: false,
+        }
+    }
+
+    #[test]
+    fn the_card_says_what_the_model_learned_from_and_what_is_not_measured() {
+        let s = training_card(&card(true));
+        assert!(s.contains("RESEARCH USE ONLY"));
+        assert!(s.contains("**Trained on synthetic data only**"));
+        assert!(s.contains("- on the fly: strokeseg synth"));
+        assert!(s.contains("`a` 2"));
+        assert!(s.contains("2.0 h on cpu"), "{s}");
+        assert!(s.contains("best validation Dice 0.420 at epoch 2"));
+        assert!(s.contains("Operating points: none yet"));
+        let real = training_card(&card(false));
+        assert!(!real.contains("synthetic data only"));
+    }
+}
