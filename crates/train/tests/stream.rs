@@ -9,6 +9,15 @@ use strokeseg_synth::Template;
 use strokeseg_train::data::{discover, load_case};
 use strokeseg_train::stream::{CaseSource, SynthSource};
 
+/// Largest difference between two cases' network inputs.
+fn max_abs_diff(a: &strokeseg_train::data::Case, b: &strokeseg_train::data::Case) -> f32 {
+    a.input
+        .iter()
+        .zip(&b.input)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0f32, f32::max)
+}
+
 #[test]
 fn an_on_the_fly_study_equals_the_written_one_read_back() {
     let d = tempfile::tempdir().unwrap();
@@ -38,12 +47,7 @@ fn an_on_the_fly_study_equals_the_written_one_read_back() {
             assert_eq!(from_disk.id, in_memory.id);
             assert_eq!(in_memory.site, format!("synth-stream-{}", site.name));
             assert_eq!(from_disk.input.dim(), in_memory.input.dim(), "{}", r.id);
-            let diff = from_disk
-                .input
-                .iter()
-                .zip(&in_memory.input)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f32, f32::max);
+            let diff = max_abs_diff(&from_disk, &in_memory);
             assert!(diff < 1e-3, "{}: inputs differ by {diff}", r.id);
             assert_eq!(from_disk.label, in_memory.label, "{}", r.id);
             assert_eq!(from_disk.has_lesion, in_memory.has_lesion);
@@ -99,12 +103,7 @@ fn an_on_the_fly_implant_equals_the_written_one_read_back() {
         let in_memory = src.case(k as u64, &prep_cfg, [8, 8, 4]).unwrap();
         assert_eq!(from_disk.id, in_memory.id);
         assert_eq!(from_disk.input.dim(), in_memory.input.dim(), "{}", r.id);
-        let diff = from_disk
-            .input
-            .iter()
-            .zip(&in_memory.input)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0f32, f32::max);
+        let diff = max_abs_diff(&from_disk, &in_memory);
         assert!(diff < 1e-3, "{}: inputs differ by {diff}", r.id);
         assert_eq!(from_disk.label, in_memory.label, "{}", r.id);
         assert!(

@@ -174,6 +174,27 @@ fn train_calibrate_segment_validate_with_a_tiny_model() {
     assert!(out.stderr.contains("nope"), "{}", out.stderr);
 }
 
+/// `strokeseg train ARGS` with a tiny network: one epoch of `steps` steps of batch 1.
+fn train_tiny(args: &[&str], steps: &str) -> Out {
+    let mut v = vec!["train"];
+    v.extend_from_slice(args);
+    v.extend_from_slice(&[
+        "--epochs",
+        "1",
+        "--base-channels",
+        "4",
+        "--depth",
+        "2",
+        "--patch",
+        "8,32,32",
+        "--steps-per-epoch",
+        steps,
+        "--batch",
+        "1",
+    ]);
+    strokeseg(&v)
+}
+
 /// The phantom template written as a template folder (the three files `Template::load` reads).
 fn phantom_template(dir: &Path) {
     use strokeseg_core::Volume;
@@ -199,35 +220,25 @@ fn train_on_studies_made_on_the_fly_without_a_dataset_on_disk() {
     );
     dataset(&va, 2, 2);
     phantom_template(&tpl);
-    let out = strokeseg(&[
-        "train",
-        "--synth-stream",
-        "random",
-        "--synth-template",
-        s(&tpl),
-        "--stream-pool",
+    let out = train_tiny(
+        &[
+            "--synth-stream",
+            "random",
+            "--synth-template",
+            s(&tpl),
+            "--stream-pool",
+            "2",
+            "--stream-refresh",
+            "1",
+            "--val",
+            s(&va),
+            "--out",
+            s(&model),
+            "--spacing",
+            "3,3,3",
+        ],
         "2",
-        "--stream-refresh",
-        "1",
-        "--val",
-        s(&va),
-        "--out",
-        s(&model),
-        "--epochs",
-        "1",
-        "--base-channels",
-        "4",
-        "--depth",
-        "2",
-        "--patch",
-        "8,32,32",
-        "--steps-per-epoch",
-        "2",
-        "--batch",
-        "1",
-        "--spacing",
-        "3,3,3",
-    ]);
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stderr.contains("2 on-the-fly of synth-stream-random"),
@@ -302,31 +313,21 @@ fn train_on_implants_made_on_the_fly_into_a_real_study() {
         format!("path,kind,id\n{},labelled,isles3\n", isles.display()),
     )
     .unwrap();
-    let out = strokeseg(&[
-        "train",
-        "--implant-stream",
-        s(&list),
-        "--stream-pool",
+    let out = train_tiny(
+        &[
+            "--implant-stream",
+            s(&list),
+            "--stream-pool",
+            "2",
+            "--stream-refresh",
+            "1",
+            "--val",
+            s(&va),
+            "--out",
+            s(&model),
+        ],
         "2",
-        "--stream-refresh",
-        "1",
-        "--val",
-        s(&va),
-        "--out",
-        s(&model),
-        "--epochs",
-        "1",
-        "--base-channels",
-        "4",
-        "--depth",
-        "2",
-        "--patch",
-        "8,32,32",
-        "--steps-per-epoch",
-        "2",
-        "--batch",
-        "1",
-    ]);
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stderr.contains("2 on-the-fly of implant-stream"),
@@ -392,29 +393,19 @@ fn train_and_validate_read_an_nnunet_raw_dataset() {
     );
     dataset(&bids, 3, 4);
     as_nnunet(&bids, &nn);
-    let out = strokeseg(&[
-        "train",
-        "--data",
-        s(&nn),
-        "--val",
-        s(&nn),
-        "--out",
-        s(&model),
-        "--epochs",
+    let out = train_tiny(
+        &[
+            "--data",
+            s(&nn),
+            "--val",
+            s(&nn),
+            "--out",
+            s(&model),
+            "--max-val",
+            "1",
+        ],
         "1",
-        "--base-channels",
-        "4",
-        "--depth",
-        "2",
-        "--patch",
-        "8,32,32",
-        "--steps-per-epoch",
-        "1",
-        "--batch",
-        "1",
-        "--max-val",
-        "1",
-    ]);
+    );
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stderr.contains("training on 3 studies"),
@@ -446,28 +437,18 @@ fn resuming_a_damaged_run_is_a_user_error_naming_its_state_file() {
     dataset(&va, 2, 2);
     std::fs::create_dir_all(&run).unwrap();
     std::fs::write(run.join("state.json"), "{ this is not a training state").unwrap();
-    let out = strokeseg(&[
-        "train",
-        "--data",
-        s(&va),
-        "--val",
-        s(&va),
-        "--out",
-        s(&run),
-        "--resume",
-        "--epochs",
+    let out = train_tiny(
+        &[
+            "--data",
+            s(&va),
+            "--val",
+            s(&va),
+            "--out",
+            s(&run),
+            "--resume",
+        ],
         "1",
-        "--base-channels",
-        "4",
-        "--depth",
-        "2",
-        "--patch",
-        "8,32,32",
-        "--steps-per-epoch",
-        "1",
-        "--batch",
-        "1",
-    ]);
+    );
     // before: the loop's errors were text, so this exited 1 like an internal failure
     assert_eq!(out.code, 2, "{}", out.stderr);
     assert!(
