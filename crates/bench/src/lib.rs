@@ -10,6 +10,7 @@
 //! any user data. Speed goals are reported here, never asserted in tests.
 #![warn(missing_docs)]
 
+mod error;
 pub mod machine;
 pub mod mem;
 pub mod net;
@@ -18,4 +19,5 @@ pub mod report;
 pub mod stats;
 pub mod torch;
 
+pub use error::BenchError;
 pub use stats::Stats;

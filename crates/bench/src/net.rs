@@ -89,7 +89,7 @@ pub fn forward_fast(
     input: &Array5<f32>,
     warmup: usize,
     repeats: usize,
-) -> anyhow::Result<(Timed, Array5<f32>)> {
+) -> Result<(Timed, Array5<f32>), crate::BenchError> {
     reset_peak_rss();
     let net = strokeseg_fastnet::FastUNet::new(model, config)?;
     let out = net.logits(input)?;

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use anyhow::{bail, Context};
+use crate::BenchError;
 use serde::{Deserialize, Serialize};
 use strokeseg_model::UNet3dConfig;
 
@@ -157,10 +157,11 @@ pub struct Results {
 }
 
 /// Runs the script on `job` with the venv's `python` and returns its results.
-pub fn run(python: &Path, job: &Job) -> anyhow::Result<Results> {
+pub fn run(python: &Path, job: &Job) -> Result<Results, BenchError> {
     let job_path = job.workdir.join("job.json");
-    std::fs::write(&job_path, serde_json::to_vec_pretty(job)?)
-        .with_context(|| format!("cannot write {}", job_path.display()))?;
+    let text = serde_json::to_vec_pretty(job).expect("a job serialises");
+    std::fs::write(&job_path, text)
+        .map_err(|e| BenchError::io(format!("cannot write {}", job_path.display()), e))?;
     let out = Command::new(python)
         .arg(script_path())
         .arg(&job_path)
@@ -168,35 +169,38 @@ pub fn run(python: &Path, job: &Job) -> anyhow::Result<Results> {
         .env("OMP_NUM_THREADS", job.threads.to_string())
         .env("MKL_NUM_THREADS", job.threads.to_string())
         .output()
-        .with_context(|| format!("cannot run {}", python.display()))?;
+        .map_err(|e| BenchError::io(format!("cannot run {}", python.display()), e))?;
     if !out.status.success() {
-        bail!(
+        return Err(BenchError::Peer(format!(
             "{} failed ({}): {}",
             script_path().display(),
             out.status,
             String::from_utf8_lossy(&out.stderr)
-        );
+        )));
     }
     let text = std::fs::read_to_string(&job.results)
-        .with_context(|| format!("cannot read {}", job.results.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("bad results in {}", job.results.display()))
+        .map_err(|e| BenchError::io(format!("cannot read {}", job.results.display()), e))?;
+    serde_json::from_str(&text)
+        .map_err(|e| BenchError::Peer(format!("bad results in {}: {e}", job.results.display())))
 }
 
 /// Writes `values` as raw little-endian f32.
-pub fn write_f32(path: &Path, values: &[f32]) -> anyhow::Result<()> {
+pub fn write_f32(path: &Path, values: &[f32]) -> Result<(), BenchError> {
     let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-    std::fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+    std::fs::write(path, bytes)
+        .map_err(|e| BenchError::io(format!("cannot write {}", path.display()), e))
 }
 
 /// Reads raw little-endian f32.
-pub fn read_f32(path: &Path) -> anyhow::Result<Vec<f32>> {
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+pub fn read_f32(path: &Path) -> Result<Vec<f32>, BenchError> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| BenchError::io(format!("cannot read {}", path.display()), e))?;
     if bytes.len() % 4 != 0 {
-        bail!(
+        return Err(BenchError::Peer(format!(
             "{}: {} bytes is not a whole number of f32",
             path.display(),
             bytes.len()
-        );
+        )));
     }
     Ok(bytes
         .chunks_exact(4)

@@ -2,9 +2,18 @@
 //! each, and blend the windows' probabilities with a Gaussian importance map (centre voxels
 //! count more than window edges, as in nnU-Net); optional mirror test-time augmentation.
 //!
-//! Owns: tiling, blending, TTA. Must not touch: the model's internals (it receives a
-//! closure that maps a batch of windows to probabilities) or training.
+//! Owns: tiling, blending, TTA; the model folder's plan ([`Plan`], `plan.json`: what turns a
+//! study into network input and back) and the one place the sliding-window settings live
+//! ([`predict_volume_with`]). Must not touch: the network's internals (burn's forward is
+//! called through `strokeseg_model::predict`, other engines hand in a closure) or training
+//! (inference never depends on `strokeseg-train`).
 #![warn(missing_docs)]
+
+pub mod plan;
+mod predict;
+
+pub use plan::{Plan, SpacingPlan, PLAN_FILE};
+pub use predict::{predict_volume, predict_volume_with};
 
 use ndarray::{s, Array3, Array4, Array5, Axis};
 

@@ -1,6 +1,7 @@
 //! Datasets: the studies of a folder or list, with their lesion masks where there are any, in
 //! the layouts users of the field already have. One reader for every command that takes
-//! `--data` (train, validate, calibrate, adapt, learning-curve).
+//! `--data` (train, validate, calibrate, adapt, learning-curve); [`discover_labelled`] keeps
+//! the studies with a mask.
 //!
 //! - **ISLES'22 / BIDS** (what `synth` writes): `sub-*` study folders; a study's mask is the
 //!   `*_msk.nii.gz` under `derivatives/<sub>/` or in the folder itself
@@ -31,6 +32,59 @@ pub struct DatasetStudy {
     pub spec: StudySpec,
     /// Lesion mask (NIfTI, > 0 is lesion), when the study is labelled.
     pub mask: Option<PathBuf>,
+}
+
+/// A study of a dataset that has a lesion mask (what training, validation and calibration
+/// read).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelledStudy {
+    /// Identifier (subject folder, nnU-Net case or CSV `id`).
+    pub id: String,
+    /// Source name, as [`DatasetStudy::site`].
+    pub site: String,
+    /// What to load.
+    pub spec: StudySpec,
+    /// Lesion mask (NIfTI, > 0 is lesion).
+    pub mask: PathBuf,
+}
+
+/// The labelled studies of `root` ([`discover`]); a study without a mask is skipped with a
+/// warning.
+///
+/// # Errors
+/// [`InputError`] when the folder or CSV is unreadable or holds no labelled study.
+pub fn discover_labelled(root: &Path) -> Result<Vec<LabelledStudy>, InputError> {
+    let all = discover(root)?;
+    let n = all.len();
+    let out: Vec<LabelledStudy> = all
+        .into_iter()
+        .filter_map(|s| match s.mask {
+            Some(mask) => Some(LabelledStudy {
+                id: s.id,
+                site: s.site,
+                spec: s.spec,
+                mask,
+            }),
+            None => {
+                tracing::warn!(
+                    "{}: {}: no lesion mask found; skipped",
+                    root.display(),
+                    s.id
+                );
+                None
+            }
+        })
+        .collect();
+    if out.is_empty() {
+        return Err(InputError::Empty {
+            path: root.to_path_buf(),
+            reason: format!(
+                "none of its {n} studies has a lesion mask (*_msk.nii.gz, labelsTr/, or a mask \
+                 column)"
+            ),
+        });
+    }
+    Ok(out)
 }
 
 /// Every study of `root` (a folder in one of the layouts above, or a CSV), in a stable order.

@@ -40,7 +40,8 @@
 //! slices (z = −50 … +40 mm) of DWI ÷ brain median (0–2), for looking, not for committing
 //! when the studies are real.
 
-use anyhow::{bail, Context};
+/// Any error, with its message (this example's errors are all reported and ended on).
+type Result<T, E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -113,7 +114,7 @@ struct Atlas {
     inv: nalgebra::Matrix4<f64>,
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.is_empty() || args.iter().any(|a| a == "--help" || a == "-h") {
         println!("{}", usage());
@@ -131,12 +132,14 @@ fn main() -> anyhow::Result<()> {
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
-            "--json" => json_out = Some(PathBuf::from(it.next().context("--json FILE")?)),
-            "--png" => png_out = Some(PathBuf::from(it.next().context("--png FILE")?)),
-            "--group" => group = Some(it.next().context("--group NAME")?.clone()),
-            "--lesion" => lesion = Some(PathBuf::from(it.next().context("--lesion MASK")?)),
+            "--json" => json_out = Some(PathBuf::from(it.next().ok_or("--json FILE")?)),
+            "--png" => png_out = Some(PathBuf::from(it.next().ok_or("--png FILE")?)),
+            "--group" => group = Some(it.next().ok_or("--group NAME")?.clone()),
+            "--lesion" => lesion = Some(PathBuf::from(it.next().ok_or("--lesion MASK")?)),
             "--only-lesion-free" => lesion_free = true,
-            s if s.starts_with("--") => bail!("unknown option {s}\n{}", usage()),
+            s if s.starts_with("--") => {
+                return Err(format!("unknown option {s}\n{}", usage()).into())
+            }
             p => {
                 let path = PathBuf::from(p);
                 if path.join("manifest.csv").is_file() {
@@ -154,7 +157,7 @@ fn main() -> anyhow::Result<()> {
         }
     }
     if jobs.is_empty() {
-        bail!("no study given\n{}", usage());
+        return Err(format!("no study given\n{}", usage()).into());
     }
     let t = Instant::now();
     let template = Template::load(&Template::default_dir())?;
@@ -194,7 +197,7 @@ fn main() -> anyhow::Result<()> {
     if let Some(p) = json_out {
         let doc = serde_json::json!({ "studies": results, "aggregates": aggregates });
         std::fs::write(&p, serde_json::to_string_pretty(&doc)?)
-            .with_context(|| format!("writing {}", p.display()))?;
+            .map_err(|e| format!("writing {}: {e}", p.display()))?;
         eprintln!("wrote {}", p.display());
     }
     Ok(())
@@ -209,9 +212,9 @@ fn usage() -> &'static str {
 
 /// `--generate OUT SITE N SEED`: the dataset `strokeseg synth --out OUT --n N --seed SEED
 /// --site SITE` writes (same library call), from the generator as built here.
-fn generate(a: &[String]) -> anyhow::Result<()> {
+fn generate(a: &[String]) -> Result<()> {
     let [out, site, n, seed] = a else {
-        bail!("--generate OUT SITE N SEED");
+        return Err("--generate OUT SITE N SEED".into());
     };
     let site = strokeseg_synth::site::find_site(site)?;
     let gen = strokeseg_synth::dataset::Generator::new(Template::load(&Template::default_dir())?);
@@ -229,18 +232,18 @@ fn generate(a: &[String]) -> anyhow::Result<()> {
 }
 
 /// Studies of a synthetic dataset root, from its manifest.csv.
-fn dataset_jobs(root: &Path, group: Option<&str>, lesion_free: bool) -> anyhow::Result<Vec<Job>> {
+fn dataset_jobs(root: &Path, group: Option<&str>, lesion_free: bool) -> Result<Vec<Job>> {
     let text = std::fs::read_to_string(root.join("manifest.csv"))?;
     let mut lines = text.lines();
     let header: Vec<&str> = lines
         .next()
-        .context("empty manifest.csv")?
+        .ok_or("empty manifest.csv")?
         .split(',')
         .collect();
     let col = |name: &str| header.iter().position(|h| *h == name);
     let (Some(c_id), Some(c_les), Some(c_mask)) = (col("id"), col("has_lesion"), col("mask"))
     else {
-        bail!("{}: no id/has_lesion/mask columns", root.display());
+        return Err(format!("{}: no id/has_lesion/mask columns", root.display()).into());
     };
     let folder = display_name(root);
     let group = format!("{}/{folder}", group.unwrap_or("synthetic"));
@@ -389,13 +392,13 @@ fn median(v: &mut [f32]) -> Option<f32> {
     percentile_in_place(v, 50.0)
 }
 
-fn measure(job: &Job, atlas: &Atlas, reg_tpl: &RegTemplate) -> anyhow::Result<StudyStats> {
+fn measure(job: &Job, atlas: &Atlas, reg_tpl: &RegTemplate) -> Result<StudyStats> {
     let t = Instant::now();
     let study = Study::load(&StudySpec {
         paths: vec![job.path.clone()],
         ..Default::default()
     })
-    .with_context(|| format!("loading {}", job.path.display()))?;
+    .map_err(|e| format!("loading {}: {e}", job.path.display()))?;
     let grid = study.dwi.grid();
     let mut brain = brain_mask(&study.dwi, &BrainMaskConfig::default());
     let reg_brain = brain.clone();
@@ -453,7 +456,7 @@ fn measure(job: &Job, atlas: &Atlas, reg_tpl: &RegTemplate) -> anyhow::Result<St
     let brain_med = median(&mut dwi_v[0].clone())
         .map(f64::from)
         .filter(|m| *m > 0.0)
-        .context("no brain signal")?;
+        .ok_or("no brain signal")?;
     let brain_adc = median(&mut adc_v[0].clone()).map(f64::from);
     let regions = (0..n_regions)
         .map(|r| {
@@ -689,7 +692,7 @@ fn mni_slices(
 
 /// One row per study of its MNI slices (anterior up, patient's right on the left), grey
 /// 0–2 × brain median, with the study name above.
-fn write_png(results: &[StudyStats], path: &Path) -> anyhow::Result<()> {
+fn write_png(results: &[StudyStats], path: &Path) -> Result<()> {
     use image::{Rgb, RgbImage};
     // Study rows, then one row per top-level group: the mean over its studies.
     let mut rows: Vec<(String, Vec<ndarray::Array2<f32>>)> = results

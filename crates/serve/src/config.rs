@@ -1,5 +1,6 @@
 //! The service's one TOML configuration file, with defaults that work on localhost.
 
+use crate::error::{ensure, err, Result};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -138,13 +139,13 @@ impl Config {
     ///
     /// # Errors
     /// The file cannot be read, is not TOML, has unknown keys, or has impossible values.
-    pub fn load(path: &Path) -> anyhow::Result<Config> {
+    pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("{}: cannot read: {e}", path.display()))?;
+            .map_err(|e| err!(Config, "{}: cannot read: {e}", path.display()))?;
         let c: Config =
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            toml::from_str(&text).map_err(|e| err!(Config, "{}: {e}", path.display()))?;
         c.validate()
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            .map_err(|e| err!(Config, "{}: {e}", path.display()))?;
         Ok(c)
     }
 
@@ -152,25 +153,30 @@ impl Config {
     ///
     /// # Errors
     /// A message naming the bad key.
-    pub fn validate(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(
+    pub fn validate(&self) -> Result<()> {
+        ensure!(
+            Config,
             self.quiet_period_s.is_finite() && self.quiet_period_s >= 0.0,
             "quiet_period_s must be a number of seconds >= 0"
         );
-        anyhow::ensure!(self.workers >= 1, "workers must be at least 1");
-        anyhow::ensure!(
+        ensure!(Config, self.workers >= 1, "workers must be at least 1");
+        ensure!(
+            Config,
             !self.ae_title.is_empty() && self.ae_title.len() <= 16,
             "ae_title must be 1 to 16 characters"
         );
-        anyhow::ensure!(
+        ensure!(
+            Config,
             (1..=1024).contains(&self.max_associations),
             "max_associations must be 1 to 1024"
         );
-        anyhow::ensure!(
+        ensure!(
+            Config,
             (4..=256).contains(&self.max_dicom_depth),
             "max_dicom_depth must be 4 to 256"
         );
-        anyhow::ensure!(
+        ensure!(
+            Config,
             (1..=1_048_576).contains(&self.max_study_mib),
             "max_study_mib must be 1 to 1048576 (1 TiB)"
         );
@@ -180,12 +186,14 @@ impl Config {
                 && !t.ends_with(char::is_whitespace)
         };
         if let Some(t) = &self.token {
-            anyhow::ensure!(
+            ensure!(
+                Config,
                 token_ok(t),
                 "token must be at least 8 characters that are not spaces, with none at either end"
             );
         }
-        anyhow::ensure!(
+        ensure!(
+            Config,
             self.session_hours.is_finite()
                 && self.session_hours > 0.0
                 && self.session_hours <= 24.0 * 30.0,
@@ -195,7 +203,8 @@ impl Config {
         let mut tokens: std::collections::HashSet<&str> =
             self.token.iter().map(String::as_str).collect();
         for u in &self.users {
-            anyhow::ensure!(
+            ensure!(
+                Config,
                 !u.name.is_empty()
                     && u.name.len() <= 64
                     && u.name
@@ -204,17 +213,19 @@ impl Config {
                 "users: name {:?} must be 1 to 64 letters, digits, '.', '_' or '-'",
                 u.name
             );
-            anyhow::ensure!(
+            ensure!(
+                Config,
                 names.insert(&u.name),
                 "users: name {:?} is used twice (admin is the token's user)",
                 u.name
             );
-            anyhow::ensure!(
+            ensure!(Config,
                 token_ok(&u.token),
                 "users: the token of {:?} must be at least 8 characters that are not spaces, with none at either end",
                 u.name
             );
-            anyhow::ensure!(
+            ensure!(
+                Config,
                 tokens.insert(&u.token),
                 "users: the token of {:?} is also another user's",
                 u.name
@@ -227,7 +238,7 @@ impl Config {
     ///
     /// # Errors
     /// Serialisation errors (not expected).
-    pub fn to_toml(&self) -> anyhow::Result<String> {
+    pub fn to_toml(&self) -> Result<String> {
         Ok(toml::to_string_pretty(self)?)
     }
 

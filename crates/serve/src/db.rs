@@ -7,6 +7,7 @@
 //! one statement or transaction under the connection's mutex, so a job is claimed by exactly
 //! one worker.
 
+use crate::error::{ensure, err, Result};
 use crate::ingest::PatientInfo;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
@@ -20,6 +21,79 @@ pub fn now() -> f64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Where a job is in its life (stored as its lower-case name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobState {
+    /// Instances are arriving.
+    Receiving,
+    /// The quiet period passed; waiting for a worker.
+    Queued,
+    /// A worker is processing it.
+    Processing,
+    /// Processed; the result is ready.
+    Done,
+    /// Processing failed (the job's `error` says why).
+    Failed,
+    /// No diffusion series to process.
+    Ignored,
+}
+
+impl JobState {
+    /// Every state, in the order of a job's life.
+    pub const ALL: [JobState; 6] = [
+        JobState::Receiving,
+        JobState::Queued,
+        JobState::Processing,
+        JobState::Done,
+        JobState::Failed,
+        JobState::Ignored,
+    ];
+
+    /// The name stored in the database and shown by the API.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Receiving => "receiving",
+            JobState::Queued => "queued",
+            JobState::Processing => "processing",
+            JobState::Done => "done",
+            JobState::Failed => "failed",
+            JobState::Ignored => "ignored",
+        }
+    }
+
+    /// Whether processing has ended (done or failed), so that it may be queued again.
+    #[must_use]
+    pub fn is_finished(self) -> bool {
+        matches!(self, JobState::Done | JobState::Failed)
+    }
+}
+
+impl std::fmt::Display for JobState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl rusqlite::types::ToSql for JobState {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl rusqlite::types::FromSql for JobState {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let s = v.as_str()?;
+        JobState::ALL
+            .into_iter()
+            .find(|j| j.as_str() == s)
+            .ok_or_else(|| {
+                rusqlite::types::FromSqlError::Other(format!("unknown job state {s:?}").into())
+            })
+    }
 }
 
 /// A series that was stored but not processed.
@@ -42,8 +116,8 @@ pub struct Job {
     pub id: i64,
     /// StudyInstanceUID.
     pub study_uid: String,
-    /// receiving | queued | processing | done | failed | ignored.
-    pub status: String,
+    /// Where the job is.
+    pub status: JobState,
     /// Unix seconds.
     pub created_at: f64,
     /// Unix seconds of the last state change.
@@ -149,13 +223,13 @@ impl Db {
     ///
     /// # Errors
     /// SQLite errors, with the path.
-    pub fn open(path: &Path) -> anyhow::Result<Db> {
-        let conn = Connection::open(path).map_err(|e| {
-            anyhow::anyhow!("{}: cannot open the job database: {e}", path.display())
-        })?;
+    pub fn open(path: &Path) -> Result<Db> {
+        let conn = Connection::open(path)
+            .map_err(|e| err!(Db, "{}: cannot open the job database: {e}", path.display()))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
-        anyhow::ensure!(
+        ensure!(
+            Db,
             mode.eq_ignore_ascii_case("wal"),
             "{}: WAL mode refused ({mode})",
             path.display()
@@ -200,7 +274,7 @@ impl Db {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn recover(&self) -> anyhow::Result<usize> {
+    pub fn recover(&self) -> Result<usize> {
         let n = self.lock().execute(
             "UPDATE jobs SET status='queued', updated_at=?1 WHERE status='processing'",
             params![now()],
@@ -215,7 +289,7 @@ impl Db {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn record_instance(&self, i: &NewInstance<'_>) -> anyhow::Result<(i64, bool, bool)> {
+    pub fn record_instance(&self, i: &NewInstance<'_>) -> Result<(i64, bool, bool)> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let t = now();
@@ -237,7 +311,7 @@ impl Db {
             )
             .optional()?
             .is_none();
-        let latest: Option<(i64, String)> = tx
+        let latest: Option<(i64, JobState)> = tx
             .query_row(
                 "SELECT id, status FROM jobs WHERE study_uid=?1 ORDER BY id DESC LIMIT 1",
                 [i.study_uid],
@@ -245,7 +319,7 @@ impl Db {
             )
             .optional()?;
         let job = match latest {
-            Some((id, status)) if status == "receiving" || status == "queued" => {
+            Some((id, JobState::Receiving | JobState::Queued)) => {
                 tx.execute(
                     "UPDATE jobs SET status='receiving', last_instance_at=?2, updated_at=?2 WHERE id=?1",
                     params![id, t],
@@ -275,7 +349,7 @@ impl Db {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn promote(&self, quiet_s: f64) -> anyhow::Result<usize> {
+    pub fn promote(&self, quiet_s: f64) -> Result<usize> {
         let t = now();
         let n = self.lock().execute(
             "UPDATE jobs SET status='queued', updated_at=?1 WHERE status='receiving' AND last_instance_at <= ?2",
@@ -291,7 +365,7 @@ impl Db {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn claim(&self) -> anyhow::Result<Option<(i64, String)>> {
+    pub fn claim(&self) -> Result<Option<(i64, String)>> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let next: Option<(i64, String)> = tx
@@ -318,7 +392,7 @@ impl Db {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn n_dwi(&self, study_uid: &str) -> anyhow::Result<i64> {
+    pub fn n_dwi(&self, study_uid: &str) -> Result<i64> {
         Ok(self.lock().query_row(
             "SELECT count(*) FROM instances WHERE study_uid=?1 AND dwi=1",
             [study_uid],
@@ -333,11 +407,11 @@ impl Db {
     pub fn finish(
         &self,
         id: i64,
-        status: &str,
+        status: JobState,
         summary: Option<&serde_json::Value>,
         error: Option<&str>,
         forward: Option<&serde_json::Value>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<()> {
         self.lock().execute(
             "UPDATE jobs SET status=?2, summary=?3, error=?4, forward=?5, updated_at=?6 WHERE id=?1",
             params![
@@ -357,7 +431,7 @@ impl Db {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn acknowledge(&self, id: i64, user: &str) -> anyhow::Result<bool> {
+    pub fn acknowledge(&self, id: i64, user: &str) -> Result<bool> {
         let conn = self.lock();
         let exists = conn
             .query_row("SELECT 1 FROM jobs WHERE id=?1", [id], |_| Ok(()))
@@ -380,13 +454,13 @@ impl Db {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn requeue(&self, id: i64) -> anyhow::Result<Option<String>> {
+    pub fn requeue(&self, id: i64) -> Result<Option<JobState>> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        let status: Option<String> = tx
+        let status: Option<JobState> = tx
             .query_row("SELECT status FROM jobs WHERE id=?1", [id], |r| r.get(0))
             .optional()?;
-        if matches!(status.as_deref(), Some("done" | "failed")) {
+        if status.is_some_and(JobState::is_finished) {
             tx.execute(
                 "UPDATE jobs SET status='queued', updated_at=?2, error=NULL WHERE id=?1",
                 params![id, now()],
@@ -456,7 +530,7 @@ impl Db {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn list(&self, user: &str) -> anyhow::Result<Vec<Job>> {
+    pub fn list(&self, user: &str) -> Result<Vec<Job>> {
         let conn = self.lock();
         let mut st = conn.prepare(&format!("SELECT {JOB_COLS} FROM jobs ORDER BY id DESC"))?;
         let mut rows = st.query([])?;
@@ -471,7 +545,7 @@ impl Db {
     ///
     /// # Errors
     /// SQLite errors.
-    pub fn get(&self, id: i64, user: &str) -> anyhow::Result<Option<Job>> {
+    pub fn get(&self, id: i64, user: &str) -> Result<Option<Job>> {
         let conn = self.lock();
         let mut st = conn.prepare(&format!("SELECT {JOB_COLS} FROM jobs WHERE id=?1"))?;
         let mut rows = st.query([id])?;
@@ -534,8 +608,14 @@ mod tests {
         );
         assert_eq!(j.ignored_series.len(), 1);
         db.claim().unwrap().unwrap();
-        db.finish(a, "done", Some(&serde_json::json!({"x": 1})), None, None)
-            .unwrap();
+        db.finish(
+            a,
+            JobState::Done,
+            Some(&serde_json::json!({"x": 1})),
+            None,
+            None,
+        )
+        .unwrap();
         // A new instance after the job finished starts a new job for the study.
         let (d, _, _) = db.record_instance(&inst("1.1.3", "1.2", true)).unwrap();
         assert_ne!(d, a);
@@ -551,15 +631,16 @@ mod tests {
         let (a, _, _) = db.record_instance(&inst("1.1.1", "1.2", true)).unwrap();
         assert!(db.version() > v0, "a new instance is a change");
         assert!(!db.acknowledge(a + 1, "ana").unwrap(), "no such job");
-        assert_eq!(db.requeue(a).unwrap().as_deref(), Some("receiving"));
+        assert_eq!(db.requeue(a).unwrap(), Some(JobState::Receiving));
         assert_eq!(
             db.get(a, "ana").unwrap().unwrap().status,
-            "receiving",
+            JobState::Receiving,
             "a job still receiving is not queued by a retry"
         );
         db.promote(0.0).unwrap();
         db.claim().unwrap().unwrap();
-        db.finish(a, "failed", None, Some("boom"), None).unwrap();
+        db.finish(a, JobState::Failed, None, Some("boom"), None)
+            .unwrap();
         let v1 = db.version();
         assert!(db.acknowledge(a, "ana").unwrap());
         assert!(db.acknowledge(a, "ana").unwrap(), "twice is fine");
@@ -567,7 +648,7 @@ mod tests {
         assert!(db.get(a, "ana").unwrap().unwrap().acknowledged);
         assert!(!db.get(a, "ben").unwrap().unwrap().acknowledged);
         assert!(db.list("ana").unwrap()[0].acknowledged);
-        assert_eq!(db.requeue(a).unwrap().as_deref(), Some("failed"));
+        assert_eq!(db.requeue(a).unwrap(), Some(JobState::Failed));
         let j = db.get(a, "ana").unwrap().unwrap();
         assert_eq!((j.status.as_str(), j.error), ("queued", None));
         assert!(!j.acknowledged, "a re-run result is a new result");

@@ -2,6 +2,7 @@
 //! building them with a correct CommandGroupLength and reading the fields we need.
 //! Commands are always Implicit VR Little Endian.
 
+use crate::error::{ensure, Result};
 use dicom_core::{DataElement, PrimitiveValue, Tag, VR};
 use dicom_dictionary_std::tags;
 use dicom_object::InMemDicomObject;
@@ -40,7 +41,7 @@ fn ui(tag: Tag, v: &str) -> DataElement<InMemDicomObject> {
 ///
 /// # Errors
 /// Encoding errors (should not happen for these simple elements).
-pub fn encode(elements: Vec<DataElement<InMemDicomObject>>) -> anyhow::Result<Vec<u8>> {
+pub fn encode(elements: Vec<DataElement<InMemDicomObject>>) -> Result<Vec<u8>> {
     let ts = IMPLICIT_VR_LITTLE_ENDIAN.erased();
     let mut obj = InMemDicomObject::from_element_iter(elements);
     let mut body = Vec::new();
@@ -78,23 +79,24 @@ fn command_vr(element: u16) -> VR {
 /// # Errors
 /// A truncated header, an element outside group 0000, a length past the end, or a value
 /// whose size does not fit its VR.
-pub fn decode(bytes: &[u8]) -> anyhow::Result<InMemDicomObject> {
+pub fn decode(bytes: &[u8]) -> Result<InMemDicomObject> {
     let mut obj = InMemDicomObject::new_empty();
     let mut at = 0usize;
     while at < bytes.len() {
         let rest = &bytes[at..];
-        anyhow::ensure!(
+        ensure!(
+            Dicom,
             rest.len() >= 8,
             "DIMSE command set refused: truncated element header at byte {at}"
         );
         let group = u16::from_le_bytes([rest[0], rest[1]]);
         let element = u16::from_le_bytes([rest[2], rest[3]]);
         let len = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]) as usize;
-        anyhow::ensure!(
+        ensure!(Dicom,
             group == 0,
             "DIMSE command set refused: element ({group:04X},{element:04X}) is not in the command group"
         );
-        anyhow::ensure!(
+        ensure!(Dicom,
             len <= rest.len() - 8,
             "DIMSE command set refused: element (0000,{element:04X}) declares {len} bytes but only {} remain",
             rest.len() - 8
@@ -104,7 +106,8 @@ pub fn decode(bytes: &[u8]) -> anyhow::Result<InMemDicomObject> {
         let value = match vr {
             VR::US | VR::UL => {
                 let w = if vr == VR::US { 2 } else { 4 };
-                anyhow::ensure!(
+                ensure!(
+                    Dicom,
                     len % w == 0,
                     "DIMSE command set refused: (0000,{element:04X}) {vr:?} of {len} bytes"
                 );
@@ -148,7 +151,7 @@ pub fn field_uid(cmd: &InMemDicomObject, tag: Tag) -> Option<String> {
 ///
 /// # Errors
 /// Encoding errors.
-pub fn store_rq(msg_id: u16, sop_class: &str, sop_instance: &str) -> anyhow::Result<Vec<u8>> {
+pub fn store_rq(msg_id: u16, sop_class: &str, sop_instance: &str) -> Result<Vec<u8>> {
     encode(vec![
         ui(tags::AFFECTED_SOP_CLASS_UID, sop_class),
         us(tags::COMMAND_FIELD, C_STORE_RQ),
@@ -169,7 +172,7 @@ pub fn store_rsp(
     sop_instance: &str,
     status: u16,
     comment: Option<&str>,
-) -> anyhow::Result<Vec<u8>> {
+) -> Result<Vec<u8>> {
     let mut e = vec![
         ui(tags::AFFECTED_SOP_CLASS_UID, sop_class),
         us(tags::COMMAND_FIELD, C_STORE_RSP),
@@ -194,7 +197,7 @@ pub fn store_rsp(
 ///
 /// # Errors
 /// Encoding errors.
-pub fn echo_rsp(msg_id: u16) -> anyhow::Result<Vec<u8>> {
+pub fn echo_rsp(msg_id: u16) -> Result<Vec<u8>> {
     encode(vec![
         ui(tags::AFFECTED_SOP_CLASS_UID, VERIFICATION),
         us(tags::COMMAND_FIELD, C_ECHO_RSP),

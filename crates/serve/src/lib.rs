@@ -16,6 +16,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod dimse;
+pub mod error;
 mod http;
 pub mod ingest;
 mod scp;
@@ -25,9 +26,11 @@ mod web;
 pub mod worker;
 
 pub use config::Config;
+pub use error::ServeError;
 pub use http::{Route, ROUTES, VIEWER_ADC, VIEWER_DWI};
 pub use web::{NIIVUE_JS_BYTES, NIIVUE_LICENSE, NIIVUE_VERSION};
 
+use crate::error::{ensure, err, Result};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -51,7 +54,7 @@ pub trait Processor: Send + Sync + 'static {
     ///
     /// # Errors
     /// Any failure; the job is marked failed with the message.
-    fn process(&self, study_dir: &Path, out_dir: &Path) -> anyhow::Result<JobResult>;
+    fn process(&self, study_dir: &Path, out_dir: &Path) -> Result<JobResult>;
 }
 
 /// State shared by the listener, the workers and the HTTP handlers.
@@ -153,16 +156,17 @@ pub struct Service {
 }
 
 /// Reads or creates the API token.
-fn token(cfg: &Config) -> anyhow::Result<String> {
+fn token(cfg: &Config) -> Result<String> {
     if let Some(t) = &cfg.token {
         return Ok(t.clone());
     }
     let path = cfg.token_path();
     if path.is_file() {
         let t = std::fs::read_to_string(&path)
-            .map_err(|e| anyhow::anyhow!("{}: cannot read the token: {e}", path.display()))?;
+            .map_err(|e| err!(Config, "{}: cannot read the token: {e}", path.display()))?;
         let t = t.trim().to_string();
-        anyhow::ensure!(
+        ensure!(
+            Config,
             t.len() >= 8,
             "{}: token shorter than 8 characters",
             path.display()
@@ -177,15 +181,19 @@ fn token(cfg: &Config) -> anyhow::Result<String> {
     Ok(t)
 }
 
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+fn write_private(path: &Path, text: &str) -> Result<()> {
     use std::io::Write;
     let mut o = std::fs::OpenOptions::new();
     o.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    let mut f = o
-        .open(path)
-        .map_err(|e| anyhow::anyhow!("{}: cannot create the token file: {e}", path.display()))?;
+    let mut f = o.open(path).map_err(|e| {
+        err!(
+            Config,
+            "{}: cannot create the token file: {e}",
+            path.display()
+        )
+    })?;
     f.write_all(text.as_bytes())?;
     Ok(())
 }
@@ -196,10 +204,11 @@ impl Service {
     ///
     /// # Errors
     /// Bad configuration, an unusable data folder or database, or an address in use.
-    pub fn start(cfg: Config, processor: Arc<dyn Processor>) -> anyhow::Result<Service> {
+    pub fn start(cfg: Config, processor: Arc<dyn Processor>) -> Result<Service> {
         cfg.validate()?;
         std::fs::create_dir_all(&cfg.data_dir).map_err(|e| {
-            anyhow::anyhow!(
+            err!(
+                Config,
                 "{}: cannot create the data folder: {e}",
                 cfg.data_dir.display()
             )
@@ -213,9 +222,9 @@ impl Service {
             tracing::warn!("{requeued} interrupted job(s) queued again");
         }
         let dicom = TcpListener::bind(cfg.dicom_addr)
-            .map_err(|e| anyhow::anyhow!("cannot listen for DICOM on {}: {e}", cfg.dicom_addr))?;
+            .map_err(|e| err!(Config, "cannot listen for DICOM on {}: {e}", cfg.dicom_addr))?;
         let http = TcpListener::bind(cfg.http_addr)
-            .map_err(|e| anyhow::anyhow!("cannot listen for HTTP on {}: {e}", cfg.http_addr))?;
+            .map_err(|e| err!(Config, "cannot listen for HTTP on {}: {e}", cfg.http_addr))?;
         http.set_nonblocking(true)?;
         let (dicom_addr, http_addr) = (dicom.local_addr()?, http.local_addr()?);
         let workers = cfg.workers;
@@ -326,7 +335,7 @@ impl Service {
 ///
 /// # Errors
 /// As [`Service::start`].
-pub fn run_until_signal(cfg: Config, processor: Arc<dyn Processor>) -> anyhow::Result<()> {
+pub fn run_until_signal(cfg: Config, processor: Arc<dyn Processor>) -> Result<()> {
     let svc = Service::start(cfg, processor)?;
     println!(
         "strokeseg serve: http=http://{} dicom={}@{} data={} token-file={}",

@@ -3,6 +3,7 @@
 //! on; a broken association is dropped; the listener itself never stops on bad input.
 
 use crate::dimse;
+use crate::error::{bail, ensure, Result};
 use crate::ingest;
 use crate::Shared;
 use dicom_dictionary_std::tags;
@@ -123,7 +124,7 @@ struct Pending {
 /// A DIMSE command set is a few hundred bytes; more than this is not one.
 const MAX_COMMAND_BYTES: usize = 64 * 1024;
 
-fn association(stream: TcpStream, shared: &Shared) -> anyhow::Result<()> {
+fn association(stream: TcpStream, shared: &Shared) -> Result<()> {
     let opts = options(&shared.cfg.ae_title);
     let mut assoc = opts.establish(stream)?;
     tracing::info!("DICOM association from {}", assoc.peer_ae_title());
@@ -152,11 +153,7 @@ fn association(stream: TcpStream, shared: &Shared) -> anyhow::Result<()> {
     }
 }
 
-fn send_command(
-    assoc: &mut ServerAssociation<TcpStream>,
-    pc: u8,
-    bytes: Vec<u8>,
-) -> anyhow::Result<()> {
+fn send_command(assoc: &mut ServerAssociation<TcpStream>, pc: u8, bytes: Vec<u8>) -> Result<()> {
     assoc.send(&Pdu::PData {
         data: vec![PDataValue {
             presentation_context_id: pc,
@@ -173,11 +170,12 @@ fn handle_pdv(
     mut pdv: PDataValue,
     p: &mut Pending,
     shared: &Shared,
-) -> anyhow::Result<()> {
+) -> Result<()> {
     let pc = pdv.presentation_context_id;
     match pdv.value_type {
         PDataValueType::Command => {
-            anyhow::ensure!(
+            ensure!(
+                Dicom,
                 p.command.len() + pdv.data.len() <= MAX_COMMAND_BYTES,
                 "DIMSE command set over {MAX_COMMAND_BYTES} bytes: association aborted"
             );
@@ -198,14 +196,15 @@ fn handle_pdv(
                         dimse::field_uid(&cmd, tags::AFFECTED_SOP_INSTANCE_UID).unwrap_or_default();
                     p.data.clear();
                 }
-                other => anyhow::bail!("unsupported DIMSE command 0x{other:04X}"),
+                other => bail!(Dicom, "unsupported DIMSE command 0x{other:04X}"),
             }
         }
         PDataValueType::Data => {
             // One instance is held in memory until its last fragment: bounded like an HTTP
             // upload, so a peer that never ends an instance cannot exhaust memory.
             let limit = shared.cfg.max_upload_mib.saturating_mul(1 << 20);
-            anyhow::ensure!(
+            ensure!(
+                Dicom,
                 p.data.len() + pdv.data.len() <= limit,
                 "instance {} over max_upload_mib ({} MiB): association aborted",
                 p.sop_instance,

@@ -2,7 +2,7 @@
 //! PACS, and test studies to our own listener).
 
 use crate::dimse;
-use anyhow::Context;
+use crate::error::{bail, ensure, err, Result, ServeError};
 use dicom_dictionary_std::tags;
 use dicom_object::DefaultDicomObject;
 use dicom_transfer_syntax_registry::{TransferSyntaxIndex, TransferSyntaxRegistry};
@@ -42,7 +42,7 @@ impl Scu {
         calling: &str,
         called: &str,
         contexts: &[(String, Vec<String>)],
-    ) -> anyhow::Result<Scu> {
+    ) -> Result<Scu> {
         let mut o = ClientAssociationOptions::new()
             .calling_ae_title(calling.to_string())
             .called_ae_title(called.to_string())
@@ -50,9 +50,12 @@ impl Scu {
         for (class, ts) in contexts {
             o = o.with_presentation_context(class.clone(), ts.clone());
         }
-        let assoc = o
-            .establish_with(address)
-            .with_context(|| format!("cannot open a DICOM association with {called}@{address}"))?;
+        let assoc = o.establish_with(address).map_err(|e| {
+            err!(
+                Dicom,
+                "cannot open a DICOM association with {called}@{address}: {e}"
+            )
+        })?;
         Ok(Scu { assoc, msg_id: 0 })
     }
 
@@ -83,20 +86,17 @@ impl Scu {
         class: &str,
         instance: &str,
         dataset: &[u8],
-    ) -> anyhow::Result<StoreStatus> {
-        let (pc, _) = self.context_for(class, EXPLICIT_LE).with_context(|| {
-            format!("the receiver accepted no presentation context for {class}")
+    ) -> Result<StoreStatus> {
+        let (pc, _) = self.context_for(class, EXPLICIT_LE).ok_or_else(|| {
+            err!(
+                Dicom,
+                "the receiver accepted no presentation context for {class}"
+            )
         })?;
         self.send(pc, class, instance, dataset)
     }
 
-    fn send(
-        &mut self,
-        pc: u8,
-        class: &str,
-        instance: &str,
-        dataset: &[u8],
-    ) -> anyhow::Result<StoreStatus> {
+    fn send(&mut self, pc: u8, class: &str, instance: &str, dataset: &[u8]) -> Result<StoreStatus> {
         self.msg_id = self.msg_id.wrapping_add(1);
         let cmd = dimse::store_rq(self.msg_id, class, instance)?;
         self.assoc.send(&Pdu::PData {
@@ -109,8 +109,10 @@ impl Scu {
         })?;
         {
             let mut w = self.assoc.send_pdata(pc);
-            w.write_all(dataset).context("cannot send the data set")?;
-            w.finish().context("cannot send the data set")?;
+            w.write_all(dataset)
+                .map_err(|e| ServeError::io("cannot send the data set", e))?;
+            w.finish()
+                .map_err(|e| ServeError::io("cannot send the data set", e))?;
         }
         let mut command = Vec::new();
         loop {
@@ -122,8 +124,9 @@ impl Scu {
                             if v.is_last {
                                 let rsp = dimse::decode(&command)?;
                                 return Ok(StoreStatus {
-                                    status: dimse::field_u16(&rsp, tags::STATUS)
-                                        .context("C-STORE-RSP without a Status")?,
+                                    status: dimse::field_u16(&rsp, tags::STATUS).ok_or_else(
+                                        || err!(Dicom, "C-STORE-RSP without a Status"),
+                                    )?,
                                     comment: rsp
                                         .element_opt(tags::ERROR_COMMENT)
                                         .ok()
@@ -135,8 +138,8 @@ impl Scu {
                         }
                     }
                 }
-                Pdu::AbortRQ { source } => anyhow::bail!("association aborted: {source:?}"),
-                other => anyhow::bail!("unexpected PDU {}", other.short_description()),
+                Pdu::AbortRQ { source } => bail!(Dicom, "association aborted: {source:?}"),
+                other => bail!(Dicom, "unexpected PDU {}", other.short_description()),
             }
         }
     }
@@ -145,7 +148,7 @@ impl Scu {
     ///
     /// # Errors
     /// No usable presentation context, encoding or network errors.
-    pub fn store_object(&mut self, obj: &DefaultDicomObject) -> anyhow::Result<StoreStatus> {
+    pub fn store_object(&mut self, obj: &DefaultDicomObject) -> Result<StoreStatus> {
         let class = obj
             .meta()
             .media_storage_sop_class_uid()
@@ -161,16 +164,20 @@ impl Scu {
             .transfer_syntax()
             .trim_end_matches('\0')
             .to_string();
-        let (pc, ts) = self.context_for(&class, &file_ts).with_context(|| {
-            format!("the receiver accepted no presentation context for {class}")
+        let (pc, ts) = self.context_for(&class, &file_ts).ok_or_else(|| {
+            err!(
+                Dicom,
+                "the receiver accepted no presentation context for {class}"
+            )
         })?;
-        anyhow::ensure!(
+        ensure!(
+            Dicom,
             ts == file_ts || [EXPLICIT_LE, IMPLICIT_LE].contains(&file_ts.as_str()),
             "the receiver wants {ts} but the file is in {file_ts} (no transcoding)"
         );
         let syntax = TransferSyntaxRegistry
             .get(&ts)
-            .with_context(|| format!("unknown transfer syntax {ts}"))?;
+            .ok_or_else(|| err!(Dicom, "unknown transfer syntax {ts}"))?;
         let mut bytes = Vec::new();
         obj.write_dataset_with_ts(&mut bytes, syntax)?;
         self.send(pc, &class, &instance, &bytes)
@@ -180,7 +187,7 @@ impl Scu {
     ///
     /// # Errors
     /// Network errors.
-    pub fn release(self) -> anyhow::Result<()> {
+    pub fn release(self) -> Result<()> {
         self.assoc.release()?;
         Ok(())
     }
@@ -196,13 +203,13 @@ pub fn store_files(
     calling: &str,
     called: &str,
     files: &[PathBuf],
-) -> anyhow::Result<Vec<(PathBuf, StoreStatus)>> {
+) -> Result<Vec<(PathBuf, StoreStatus)>> {
     let objs = files
         .iter()
         .map(|f| {
-            dicom_object::open_file(f).with_context(|| format!("{}: cannot read", f.display()))
+            dicom_object::open_file(f).map_err(|e| err!(Dicom, "{}: cannot read: {e}", f.display()))
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>()?;
     let mut contexts: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for o in &objs {
         let class = o
@@ -228,7 +235,7 @@ pub fn store_files(
     for (f, o) in files.iter().zip(&objs) {
         let st = scu
             .store_object(o)
-            .with_context(|| format!("{}: C-STORE failed", f.display()))?;
+            .map_err(|e| err!(Dicom, "{}: C-STORE failed: {e}", f.display()))?;
         out.push((f.clone(), st));
     }
     scu.release()?;
@@ -239,11 +246,13 @@ pub fn store_files(
 ///
 /// # Errors
 /// Unreadable folders.
-pub fn files_under(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub fn files_under(dir: &Path) -> Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).with_context(|| format!("{}: cannot list", d.display()))? {
+        for e in std::fs::read_dir(&d)
+            .map_err(|e| ServeError::io(format!("{}: cannot list", d.display()), e))?
+        {
             let p = e?.path();
             if p.is_dir() {
                 stack.push(p);

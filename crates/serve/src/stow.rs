@@ -3,7 +3,7 @@
 //! The multipart body is built here because it is a dozen lines of framing; HTTP is ureq.
 
 use crate::config::StowTarget;
-use anyhow::Context;
+use crate::error::{bail, err, Result, ServeError};
 use base64::Engine;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -30,16 +30,17 @@ fn multipart(files: &[(PathBuf, Vec<u8>)]) -> (String, Vec<u8>) {
 ///
 /// # Errors
 /// Unreadable files, network errors, or a non-2xx answer (with the start of its body).
-pub fn store(target: &StowTarget, files: &[PathBuf]) -> anyhow::Result<u16> {
+pub fn store(target: &StowTarget, files: &[PathBuf]) -> Result<u16> {
     let parts = files
         .iter()
         .map(|f| {
             Ok((
                 f.clone(),
-                std::fs::read(f).with_context(|| format!("{}: cannot read", f.display()))?,
+                std::fs::read(f)
+                    .map_err(|e| ServeError::io(format!("{}: cannot read", f.display()), e))?,
             ))
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>()?;
     let (ctype, body) = multipart(&parts);
     let url = format!("{}/studies", target.url.trim_end_matches('/'));
     let agent: ureq::Agent = ureq::Agent::config_builder()
@@ -58,12 +59,12 @@ pub fn store(target: &StowTarget, files: &[PathBuf]) -> anyhow::Result<u16> {
     }
     let mut resp = req
         .send(&body[..])
-        .with_context(|| format!("STOW-RS to {url} failed"))?;
+        .map_err(|e| err!(Forward, "STOW-RS to {url} failed: {e}"))?;
     let status = resp.status().as_u16();
     if !(200..300).contains(&status) {
         let text = resp.body_mut().read_to_string().unwrap_or_default();
         let head: String = text.chars().take(300).collect();
-        anyhow::bail!("STOW-RS to {url}: HTTP {status}: {head}");
+        bail!(Forward, "STOW-RS to {url}: HTTP {status}: {head}");
     }
     Ok(status)
 }

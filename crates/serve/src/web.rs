@@ -148,7 +148,7 @@ pub(crate) async fn retry(
         );
     }
     match tokio::task::spawn_blocking(move || s.db.requeue(id)).await {
-        Ok(Ok(Some(was))) if was == "done" || was == "failed" => {
+        Ok(Ok(Some(was))) if was.is_finished() => {
             tracing::info!("job {id}: queued again by {} (was {was})", p.user);
             Json(json!({"job_id": id, "queued": true, "was": was})).into_response()
         }

@@ -1,6 +1,8 @@
 //! Workers: move quiet studies to the queue, claim one job at a time, run the injected
 //! processor, send its DICOM results on, and record the outcome.
 
+use crate::db::JobState;
+use crate::error::{Result, ServeError};
 use crate::{ingest, scu, stow, JobResult, Shared};
 use serde_json::json;
 use std::path::PathBuf;
@@ -35,7 +37,7 @@ pub(crate) fn run(shared: Arc<Shared>) {
 fn finish(
     shared: &Shared,
     id: i64,
-    status: &str,
+    status: JobState,
     summary: Option<&serde_json::Value>,
     error: Option<&str>,
     fwd: Option<&serde_json::Value>,
@@ -53,20 +55,38 @@ fn run_job(shared: &Shared, id: i64, study: &str) {
             // A study that outgrew max_study_mib holds only part of what was sent.
             if let Ok(why) = std::fs::read_to_string(d.join(ingest::OVER_LIMIT_FILE)) {
                 tracing::warn!("job {id} (study {study}): {why}");
-                return finish(shared, id, "failed", None, Some(&why), None);
+                return finish(shared, id, JobState::Failed, None, Some(&why), None);
             }
             d.join("dwi")
         }
-        Err(e) => return finish(shared, id, "failed", None, Some(&e.to_string()), None),
+        Err(e) => {
+            return finish(
+                shared,
+                id,
+                JobState::Failed,
+                None,
+                Some(&e.to_string()),
+                None,
+            )
+        }
     };
     match shared.db.n_dwi(study) {
         Ok(0) => {
             let why = "no diffusion (DWI) series in the study; nothing processed";
             tracing::warn!("job {id} (study {study}): {why}");
-            return finish(shared, id, "ignored", None, Some(why), None);
+            return finish(shared, id, JobState::Ignored, None, Some(why), None);
         }
         Ok(_) => {}
-        Err(e) => return finish(shared, id, "failed", None, Some(&format!("{e:#}")), None),
+        Err(e) => {
+            return finish(
+                shared,
+                id,
+                JobState::Failed,
+                None,
+                Some(&format!("{e:#}")),
+                None,
+            )
+        }
     }
     // A re-run (after an interruption) starts from an empty output folder.
     if out.exists() {
@@ -74,7 +94,7 @@ fn run_job(shared: &Shared, id: i64, study: &str) {
             return finish(
                 shared,
                 id,
-                "failed",
+                JobState::Failed,
                 None,
                 Some(&format!("{}: {e}", out.display())),
                 None,
@@ -85,7 +105,7 @@ fn run_job(shared: &Shared, id: i64, study: &str) {
         return finish(
             shared,
             id,
-            "failed",
+            JobState::Failed,
             None,
             Some(&format!("{}: {e}", out.display())),
             None,
@@ -97,7 +117,7 @@ fn run_job(shared: &Shared, id: i64, study: &str) {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         processor.process(&study_dir, &out)
     }));
-    let result: anyhow::Result<JobResult> = match result {
+    let result: Result<JobResult> = match result {
         Ok(r) => r,
         Err(p) => {
             let msg = p
@@ -105,7 +125,9 @@ fn run_job(shared: &Shared, id: i64, study: &str) {
                 .cloned()
                 .or_else(|| p.downcast_ref::<&str>().map(|s| (*s).to_string()))
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(anyhow::anyhow!("processing panicked: {msg}"))
+            Err(ServeError::Processing(
+                format!("processing panicked: {msg}").into(),
+            ))
         }
     };
     match result {
@@ -115,11 +137,25 @@ fn run_job(shared: &Shared, id: i64, study: &str) {
                 "job {id} (study {study}): done in {:.1} s",
                 t.elapsed().as_secs_f64()
             );
-            finish(shared, id, "done", Some(&r.summary), None, fwd.as_ref());
+            finish(
+                shared,
+                id,
+                JobState::Done,
+                Some(&r.summary),
+                None,
+                fwd.as_ref(),
+            );
         }
         Err(e) => {
-            tracing::warn!("job {id} (study {study}): failed: {e:#}");
-            finish(shared, id, "failed", None, Some(&format!("{e:#}")), None);
+            tracing::warn!("job {id} (study {study}): failed: {e}");
+            finish(
+                shared,
+                id,
+                JobState::Failed,
+                None,
+                Some(&e.to_string()),
+                None,
+            );
         }
     }
 }

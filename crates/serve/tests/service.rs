@@ -358,7 +358,11 @@ fn child_server() {
     let log = data.join("processed.log");
     struct Logged(FakeProcessor, std::path::PathBuf);
     impl strokeseg_serve::Processor for Logged {
-        fn process(&self, study: &Path, out: &Path) -> anyhow::Result<strokeseg_serve::JobResult> {
+        fn process(
+            &self,
+            study: &Path,
+            out: &Path,
+        ) -> Result<strokeseg_serve::JobResult, strokeseg_serve::ServeError> {
             let line = |what: &str| {
                 let mut f = std::fs::OpenOptions::new()
                     .append(true)

@@ -26,7 +26,7 @@ pub struct Cli {
     /// 2× faster; CPU device only) or burn (burn's forward, the reference; used on libtorch
     /// devices). Training always uses burn. Default: $STROKESEG_ENGINE, else fast.
     #[arg(long, global = true, value_name = "ENGINE")]
-    pub engine: Option<crate::engine::Engine>,
+    pub engine: Option<strokeseg_pipeline::Engine>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -338,6 +338,25 @@ impl ModelArgs {
             max_adc_ratio: (!self.no_adc_rule).then_some(self.max_adc_ratio),
         }
     }
+
+    /// The pipeline settings these flags give (lesions and the headline operating point).
+    #[must_use]
+    pub fn settings(&self) -> strokeseg_pipeline::Settings {
+        strokeseg_pipeline::Settings {
+            lesion: self.lesion_config(),
+            operating_point: self.operating_point.clone(),
+        }
+    }
+
+    /// Loads the model these flags name (or the default one).
+    ///
+    /// # Errors
+    /// The model folder cannot be loaded.
+    pub fn segmenter(
+        &self,
+    ) -> Result<strokeseg_pipeline::Segmenter, strokeseg_pipeline::PipelineError> {
+        strokeseg_pipeline::Segmenter::open(self.model.as_deref(), self.tta)
+    }
 }
 
 /// An ADC ratio: finite, in (0, 2].
@@ -413,6 +432,20 @@ pub struct LocationArgs {
     /// Register with the 12-parameter affine only (no smooth non-linear refinement).
     #[arg(long)]
     pub affine_only: bool,
+}
+
+impl LocationArgs {
+    /// The pipeline's location options these flags give.
+    #[must_use]
+    pub fn options(&self) -> strokeseg_pipeline::LocationOptions {
+        strokeseg_pipeline::LocationOptions {
+            atlas: self.atlas.clone(),
+            no_atlas: self.no_atlas,
+            template: self.template.clone(),
+            no_register: self.no_register,
+            affine_only: self.affine_only,
+        }
+    }
 }
 
 /// `strokeseg register`.

@@ -7,10 +7,6 @@
 
 mod cli;
 mod commands;
-mod device;
-mod engine;
-mod pipeline;
-mod quality;
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -33,11 +29,11 @@ pub enum Status {
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     init_logging(args.verbose, args.quiet);
-    if let Err(e) = device::select(args.device) {
+    if let Err(e) = strokeseg_pipeline::device::select(args.device) {
         eprintln!("error: {e:#}");
         return ExitCode::from(2);
     }
-    if let Err(e) = engine::select(args.engine) {
+    if let Err(e) = strokeseg_pipeline::engine::select(args.engine) {
         eprintln!("error: {e:#}");
         return ExitCode::from(2);
     }
@@ -45,11 +41,7 @@ fn main() -> ExitCode {
         Ok(Status::Ok) => ExitCode::SUCCESS,
         Ok(Status::BadInput) => ExitCode::from(2),
         Err(e) => {
-            let code = if e.chain().any(|c| c.is::<strokeseg_io::InputError>()) {
-                2
-            } else {
-                1
-            };
+            let code = if is_user_error(&e) { 2 } else { 1 };
             eprintln!("error: {e}");
             for cause in e.chain().skip(1) {
                 eprintln!("  caused by: {cause}");
@@ -57,6 +49,20 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+/// True when the error is the user's to fix (bad input, model folder, configuration): exit
+/// code 2; anything else is an internal failure (exit code 1).
+pub fn is_user_error(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.is::<strokeseg_io::InputError>()
+            || c.downcast_ref::<strokeseg_pipeline::PipelineError>()
+                .is_some_and(strokeseg_pipeline::PipelineError::is_user_error)
+            || c.downcast_ref::<strokeseg_train::TrainError>()
+                .is_some_and(strokeseg_train::TrainError::is_user_error)
+            || c.downcast_ref::<strokeseg_serve::ServeError>()
+                .is_some_and(strokeseg_serve::ServeError::is_user_error)
+    })
 }
 
 fn init_logging(verbose: u8, quiet: bool) {

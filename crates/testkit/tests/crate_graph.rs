@@ -5,10 +5,11 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// Pipeline stages: none may depend on the data generators (`synth`, `implant`) or on
-/// training (`train`).
+/// Pipeline stages: none may depend, directly or through another crate, on the data
+/// generators (`synth`, `implant`) or on training (`train`): inference never needs training.
 const STAGES: &[&str] = &[
-    "preproc", "measure", "register", "atlas", "report", "infer", "eval", "deliver", "serve",
+    "preproc", "measure", "register", "atlas", "report", "infer", "eval", "deliver", "pipeline",
+    "serve",
 ];
 const NOT_UNDER_A_STAGE: &[(&str, &str)] = &[
     ("synth", "the data generator"),
@@ -25,7 +26,8 @@ fn short(name: &str) -> String {
 }
 
 /// Crate → its workspace dependencies (normal ones: what ships), from `cargo metadata`.
-fn graph() -> BTreeMap<String, Vec<String>> {
+/// `cargo metadata` of the workspace (no dependencies resolved).
+fn metadata() -> serde_json::Value {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = std::process::Command::new(cargo)
         .args([
@@ -43,28 +45,63 @@ fn graph() -> BTreeMap<String, Vec<String>> {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let m: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let pkgs = m["packages"].as_array().unwrap();
-    let names: Vec<&str> = pkgs.iter().map(|p| p["name"].as_str().unwrap()).collect();
-    pkgs.iter()
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Every workspace package's normal dependencies (not dev, not build), by package name,
+/// external ones included.
+fn all_deps() -> BTreeMap<String, Vec<String>> {
+    let m = metadata();
+    m["packages"]
+        .as_array()
+        .unwrap()
+        .iter()
         .map(|p| {
-            let mut deps: Vec<String> = p["dependencies"]
+            let deps = p["dependencies"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .filter(|d| d["kind"].is_null())
-                .map(|d| d["name"].as_str().unwrap())
-                .filter(|n| names.contains(n))
-                .map(short)
+                .map(|d| d["name"].as_str().unwrap().to_string())
                 .collect();
-            deps.sort();
-            deps.dedup();
-            (short(p["name"].as_str().unwrap()), deps)
+            (p["name"].as_str().unwrap().to_string(), deps)
         })
         .collect()
 }
 
-/// The rows of the generated block of crates/README.md, in order.
+/// The workspace's own crates and their normal dependencies among them.
+fn graph() -> BTreeMap<String, Vec<String>> {
+    let all = all_deps();
+    let names: Vec<String> = all.keys().cloned().collect();
+    all.iter()
+        .map(|(n, deps)| {
+            let mut deps: Vec<String> = deps
+                .iter()
+                .filter(|d| names.contains(d))
+                .map(|d| short(d))
+                .collect();
+            deps.sort();
+            deps.dedup();
+            (short(n), deps)
+        })
+        .collect()
+}
+
+/// `from` and everything it depends on, through any number of crates.
+fn reach(g: &BTreeMap<String, Vec<String>>, from: &str) -> Vec<String> {
+    let mut seen = vec![from.to_string()];
+    let mut i = 0;
+    while i < seen.len() {
+        for d in g.get(&seen[i]).into_iter().flatten() {
+            if !seen.contains(d) {
+                seen.push(d.clone());
+            }
+        }
+        i += 1;
+    }
+    seen
+}
+
 fn drawn() -> Vec<(String, Vec<String>)> {
     let text = std::fs::read_to_string(root().join("crates/README.md")).unwrap();
     let start = text
@@ -138,11 +175,12 @@ fn crates_readme_draws_the_real_graph_in_flow_order() {
 fn no_forbidden_edge() {
     let g = graph();
     for from in STAGES {
-        let deps = g.get(*from).unwrap_or_else(|| panic!("no crate `{from}`"));
+        assert!(g.contains_key(*from), "no crate `{from}`");
+        let deps = reach(&g, from);
         for (to, what) in NOT_UNDER_A_STAGE {
             assert!(
                 !deps.iter().any(|d| d == to),
-                "`{from}` → `{to}`: a pipeline stage must not depend on {what}"
+                "`{from}` → … → `{to}`: a pipeline stage must not depend on {what}"
             );
         }
     }
@@ -156,5 +194,19 @@ fn no_forbidden_edge() {
             !deps.iter().any(|d| d == "testkit"),
             "`{n}` ships the test helpers (make testkit a dev-dependency)"
         );
+    }
+}
+
+#[test]
+fn only_the_binary_uses_anyhow() {
+    // Libraries return typed errors (thiserror) that say whether the user can fix them; the
+    // binary alone turns them into messages and exit codes.
+    for (n, deps) in all_deps() {
+        if n != "strokeseg" {
+            assert!(
+                !deps.iter().any(|d| d == "anyhow"),
+                "`{n}` depends on anyhow: give it a typed error"
+            );
+        }
     }
 }

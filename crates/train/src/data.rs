@@ -4,21 +4,11 @@
 use ndarray::{Array3, Array4};
 use std::path::{Path, PathBuf};
 use strokeseg_io::nifti_io::read_volume;
-use strokeseg_io::{InputError, Study, StudySpec};
+use strokeseg_io::{InputError, Study};
 use strokeseg_preproc::{prepare, PrepConfig};
 
-/// A labelled study on disk.
-#[derive(Debug, Clone)]
-pub struct CaseRef {
-    /// Identifier (subject label or file stem).
-    pub id: String,
-    /// Site or source folder name.
-    pub site: String,
-    /// What to load.
-    pub spec: StudySpec,
-    /// Lesion mask (NIfTI).
-    pub mask: PathBuf,
-}
+/// A labelled study on disk ([`strokeseg_io::dataset::LabelledStudy`]).
+pub type CaseRef = strokeseg_io::dataset::LabelledStudy;
 
 /// A study on disk with or without a lesion mask (for unsupervised adaptation): a study of a
 /// dataset as [`strokeseg_io::dataset`] reads it.
@@ -121,43 +111,13 @@ pub struct Case {
     pub has_lesion: bool,
 }
 
-/// The labelled studies of `root` ([`discover_studies`]); a study without a mask is skipped
-/// with a warning.
+/// The labelled studies of `root` ([`strokeseg_io::dataset::discover_labelled`]); a study
+/// without a mask is skipped with a warning.
 ///
 /// # Errors
 /// [`InputError`] when the folder or CSV is unreadable or holds no labelled study.
 pub fn discover(root: &Path) -> Result<Vec<CaseRef>, InputError> {
-    let all = discover_studies(root)?;
-    let n = all.len();
-    let out: Vec<CaseRef> = all
-        .into_iter()
-        .filter_map(|s| match s.mask {
-            Some(mask) => Some(CaseRef {
-                id: s.id,
-                site: s.site,
-                spec: s.spec,
-                mask,
-            }),
-            None => {
-                tracing::warn!(
-                    "{}: {}: no lesion mask found; skipped",
-                    root.display(),
-                    s.id
-                );
-                None
-            }
-        })
-        .collect();
-    if out.is_empty() {
-        return Err(InputError::Empty {
-            path: root.to_path_buf(),
-            reason: format!(
-                "none of its {n} studies has a lesion mask (*_msk.nii.gz, labelsTr/, or a mask \
-                 column)"
-            ),
-        });
-    }
-    Ok(out)
+    strokeseg_io::dataset::discover_labelled(root)
 }
 
 /// Label value of a voxel excluded from the loss (its truth is unknown): the training loss

@@ -12,7 +12,6 @@
 //! condition. Spacings are expressed along the RAS+ axes the prepared grid uses: each voxel
 //! axis is assigned to the world axis it points along most.
 
-use serde::{Deserialize, Serialize};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use strokeseg_io::study::{nifti_files, pick, role_from_name, Role};
@@ -25,23 +24,7 @@ pub const MIN_SPACING_MM: f64 = 1.0;
 /// Largest planned spacing (mm): coarser than this and small infarcts vanish.
 pub const MAX_SPACING_MM: f64 = 8.0;
 
-/// How the target spacing was chosen (recorded in `plan.json`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct SpacingPlan {
-    /// `"median"`, `"median+anisotropic-p10"` (nnU-Net's rule applied), or `"given"`
-    /// (`--spacing`).
-    pub method: String,
-    /// Studies whose headers were read.
-    pub studies: usize,
-    /// Per-axis median spacing [x, y, z] (mm) of those studies (absent when given).
-    pub median_mm: Option<[f64; 3]>,
-    /// The axis nnU-Net's anisotropy rule moved to its 10th percentile (0 = x, 2 = z).
-    pub anisotropic_axis: Option<usize>,
-    /// True when an axis was clamped to [`MIN_SPACING_MM`]..=[`MAX_SPACING_MM`].
-    pub clamped: bool,
-    /// Studies skipped (no NIfTI DWI to read a header from, e.g. DICOM), with the reason.
-    pub skipped: Vec<String>,
-}
+pub use strokeseg_infer::SpacingPlan;
 
 /// Percentile with linear interpolation between order statistics (numpy's default).
 #[must_use]

@@ -6,7 +6,6 @@
 
 use crate::data::Case;
 use crate::error::TrainError;
-use crate::plan::Plan;
 use crate::sampler::{sample_patch, PatchConfig};
 use crate::stream::{CaseSource, StreamConfig};
 use ndarray::{Array3, Array5, Axis};
@@ -15,10 +14,8 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use strokeseg_infer::{sliding_window, WindowConfig};
-use strokeseg_model::{
-    load, predict, save, Device, TrainableParts, Trainer, UNet3d, OPTIMIZER_FILE,
-};
+use strokeseg_infer::{predict_volume, Plan};
+use strokeseg_model::{load, save, Device, TrainableParts, Trainer, UNet3d, OPTIMIZER_FILE};
 
 /// What the loop optimises, and what "validation" measures.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,34 +149,6 @@ pub fn lr_at(cfg: &TrainConfig, step: usize) -> f64 {
     } else {
         cfg.lr * (1.0 - step as f64 / total as f64).max(0.0).powf(0.9)
     }
-}
-
-/// Probabilities [D, H, W] for a prepared input [C, D, H, W].
-#[must_use]
-pub fn predict_volume(
-    model: &UNet3d,
-    input: &ndarray::Array4<f32>,
-    window: [usize; 3],
-    tta: bool,
-) -> Array3<f32> {
-    predict_volume_with(input, window, tta, &mut |b: Array5<f32>| predict(model, b))
-}
-
-/// [`predict_volume`] with any forward (`forward` maps one window [1, C, d, h, w] to
-/// probabilities [1, 1, d, h, w]): the one place the sliding-window settings (half-window
-/// overlap) live, for burn's forward and for other inference engines.
-pub fn predict_volume_with(
-    input: &ndarray::Array4<f32>,
-    window: [usize; 3],
-    tta: bool,
-    forward: &mut dyn FnMut(Array5<f32>) -> Array5<f32>,
-) -> Array3<f32> {
-    let cfg = WindowConfig {
-        window,
-        overlap: 0.5,
-        mirror_tta: tta,
-    };
-    sliding_window(input, &cfg, forward)
 }
 
 /// Dice of `prob ≥ 0.5` against `label ≥ 0.5` (1 when both are empty); voxels whose label is

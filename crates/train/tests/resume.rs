@@ -2,13 +2,14 @@
 //! a fine-tuning run scores its start weights first and trains only the allowed parts.
 
 use ndarray::{Array3, Array4};
+use strokeseg_infer::Plan;
 use strokeseg_model::{cpu_device, load, TrainableParts, UNet3d, UNet3dConfig};
 use strokeseg_preproc::PrepConfig;
 use strokeseg_train::data::Case;
 use strokeseg_train::sampler::PatchConfig;
 use strokeseg_train::stream::CaseSource;
 use strokeseg_train::training::{checkpoint_dir, Event};
-use strokeseg_train::{train, train_from, Objective, Plan, Start, TrainConfig, TrainData};
+use strokeseg_train::{train, train_from, Objective, Start, TrainConfig, TrainData};
 
 /// A bright, low-ADC block in a noisy "brain" of [2, 8, 32, 32].
 fn case(seed: usize) -> Case {

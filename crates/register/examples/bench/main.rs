@@ -34,7 +34,10 @@ fn cpu_s() -> f64 {
     (tick(11) + tick(12)) / 100.0
 }
 
-fn main() -> anyhow::Result<()> {
+/// Any error, with its message (this example's errors are all reported and ended on).
+type Result<T, E = Box<dyn std::error::Error + Send + Sync>> = std::result::Result<T, E>;
+
+fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
         println!(
@@ -189,17 +192,16 @@ fn main() -> anyhow::Result<()> {
 /// The registration options, with the non-linear step tunable for experiments through
 /// `STROKESEG_WARP=ITERS_4MM,ITERS_2MM,SMOOTH_NODES,STEP_4MM,STEP_2MM,MAX_MM[,FLUID_NODES[,MASK_WEIGHT]]`
 /// (or `off`).
-fn config_from_env() -> anyhow::Result<RegConfig> {
+fn config_from_env() -> Result<RegConfig> {
     let mut cfg = RegConfig::default();
     if let Ok(v) = std::env::var("STROKESEG_WARP") {
         if v == "off" {
             cfg.warp.enabled = false;
         } else {
             let f: Vec<f64> = v.split(',').map(str::parse).collect::<Result<_, _>>()?;
-            anyhow::ensure!(
-                (6..=8).contains(&f.len()),
-                "STROKESEG_WARP needs 6 to 8 comma-separated numbers"
-            );
+            if !(6..=8).contains(&f.len()) {
+                return Err("STROKESEG_WARP needs 6 to 8 comma-separated numbers".into());
+            }
             cfg.warp.iterations = [f[0] as usize, f[1] as usize];
             cfg.warp.smooth_nodes = f[2] as f32;
             cfg.warp.step_mm = [f[3], f[4]];

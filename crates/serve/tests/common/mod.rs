@@ -11,7 +11,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use strokeseg_core::{Grid, Volume};
 use strokeseg_io::dicom::{write_mr_series, SeriesWriteOptions};
-use strokeseg_serve::{JobResult, Processor};
+use strokeseg_serve::{JobResult, Processor, ServeError};
 
 /// A small volume (8×8×`nk`) with a gradient, so pixels are not constant.
 pub fn tiny_volume(nk: usize) -> Volume {
@@ -116,7 +116,7 @@ pub fn count_files(dir: &Path) -> usize {
 }
 
 impl Processor for FakeProcessor {
-    fn process(&self, study_dir: &Path, out_dir: &Path) -> anyhow::Result<JobResult> {
+    fn process(&self, study_dir: &Path, out_dir: &Path) -> Result<JobResult, ServeError> {
         *self
             .calls
             .lock()

@@ -31,20 +31,21 @@
 //! `adapt_metrics.json`), and also a training run folder (`checkpoints/`, `state.json`,
 //! `train_log.csv`): `--resume` continues an interrupted adaptation.
 
-use super::score::{manifests, score_model};
-use super::train::{bar, progress};
+use super::train::progress;
 use crate::cli::{AdaptArgs, AdaptMode};
-use crate::pipeline::{Segmenter, OPERATING_POINTS_FILE};
 use crate::Status;
 use std::path::{Path, PathBuf};
 use strokeseg_eval::Summary;
+use strokeseg_infer::Plan;
 use strokeseg_measure::LesionConfig;
 use strokeseg_model::{load, run_device, TrainableParts, CONFIG_FILE, WEIGHTS_FILE};
+use strokeseg_pipeline::score::{bar, manifests, score_model};
+use strokeseg_pipeline::{Segmenter, OPERATING_POINTS_FILE};
 use strokeseg_train::data::{discover_studies, load_study, Case, CaseRef, StudyRef};
 use strokeseg_train::sampler::PatchConfig;
 use strokeseg_train::subsets::{balanced_order, held_out_count};
 use strokeseg_train::training::checkpoint_dir;
-use strokeseg_train::{train_from, Objective, Plan, Start, TrainConfig, TrainData, TrainState};
+use strokeseg_train::{train_from, Objective, Start, TrainConfig, TrainData, TrainState};
 
 /// Share of the N studies held out.
 pub const HELD_OUT_FRACTION: f64 = 0.2;
@@ -114,7 +115,7 @@ fn labelled(refs: &[StudyRef]) -> Vec<CaseRef> {
 
 /// Runs `adapt`.
 pub fn run(a: &AdaptArgs) -> anyhow::Result<Status> {
-    if !a.model.join(strokeseg_train::plan::PLAN_FILE).is_file() {
+    if !a.model.join(strokeseg_infer::PLAN_FILE).is_file() {
         return bad(format!(
             "{}: not a model folder (no plan.json)",
             a.model.display()

@@ -6,7 +6,6 @@
 //! those of a real run).
 
 use crate::cli::BenchArgs;
-use crate::pipeline::default_model_dir;
 use crate::Status;
 use anyhow::{bail, Context};
 use std::collections::BTreeMap;
@@ -15,13 +14,14 @@ use std::process::{Command, Stdio};
 use strokeseg_bench::report::{splice, BenchReport, Measured, NetRow, SegmentReport};
 use strokeseg_bench::torch::{self, ForwardJob, Job, MatmulJob, TrainJob};
 use strokeseg_bench::{machine, mem, net, probe, Stats};
+use strokeseg_infer::Plan;
 use strokeseg_io::{Study, StudySpec};
 use strokeseg_model::{export_safetensors, load, UNet3dConfig, BURN_VERSION};
+use strokeseg_pipeline::default_model_dir;
 use strokeseg_synth::dataset::{write_study, Generator};
 use strokeseg_synth::site::find_site;
 use strokeseg_synth::Template;
 use strokeseg_train::sampler::PatchConfig;
-use strokeseg_train::Plan;
 
 /// The fixed forward input of the issue: 1×2×32×64×64.
 const FIXED: [usize; 3] = [32, 64, 64];

@@ -1,10 +1,10 @@
 //! `strokeseg demo`: one synthetic study, segmented by the shipped model, report printed.
 
-use super::segment::{load_segmenter, summary_line, write_outputs};
 use crate::cli::DemoArgs;
 use crate::Status;
-use std::time::Instant;
-use strokeseg_io::{Study, StudySpec};
+use strokeseg_io::StudySpec;
+use strokeseg_pipeline::outputs::{summary_line, write_outputs};
+use strokeseg_pipeline::OutputRequest;
 use strokeseg_synth::dataset::{write_study, Generator};
 use strokeseg_synth::site::find_site;
 use strokeseg_synth::Template;
@@ -18,15 +18,15 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<Status> {
             return Ok(Status::BadInput);
         }
     };
-    let template = match Template::load(&super::register::template_dir(&a.location)) {
+    let template = match Template::load(&a.location.options().template_dir()) {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(Status::BadInput);
         }
     };
-    let mut seg = load_segmenter(&a.model)?;
-    seg.locator = super::register::load_locator(&a.location)?;
+    let mut seg = a.model.segmenter()?;
+    seg.locator = a.location.options().load_locator()?;
     let gen = Generator::new(template);
     let mut s = gen.study(&site, a.seed, 0);
     let data = a.out.join("study");
@@ -48,24 +48,26 @@ pub fn run(a: &DemoArgs) -> anyhow::Result<Status> {
                 l.region.name()
             ))
     );
-    let t = Instant::now();
-    let study = Study::load(&StudySpec {
+    let settings = a.model.settings();
+    let spec = StudySpec {
         paths: vec![data.join(&truth.id)],
         ..Default::default()
-    })?;
-    let load_s = t.elapsed().as_secs_f64();
-    let lcfg = a.model.lesion_config();
-    let mut result = seg.run(&study, &lcfg, load_s)?;
+    };
+    let (study, mut result) = seg.load_and_run(&spec, &settings.lesion, false)?;
     let out = a.out.join("result");
+    let input = data.join(&truth.id).display().to_string();
     let r = write_outputs(
         &out,
         &mut result,
         &study,
         &seg,
-        &a.model,
-        &data.join(&truth.id).display().to_string(),
-        &truth.id,
-        false,
+        &settings,
+        &OutputRequest {
+            input: &input,
+            name: &truth.id,
+            prob: false,
+            dicom: None,
+        },
     )?;
     println!("{}", serde_json::to_string_pretty(&r)?);
     println!("{}", summary_line(&truth.id, &r));

@@ -138,27 +138,18 @@ fn save_mask(dir: &Path, spec: &StudySpec, mask: &Mask) -> anyhow::Result<()> {
 /// Runs `inspect`: each study in turn; a bad one is reported and the rest continue.
 pub fn run(args: &InspectArgs) -> anyhow::Result<Status> {
     let specs = specs(&args.study)?;
-    let mut status = Status::Ok;
-    for spec in &specs {
-        match Study::load(spec) {
-            Ok(study) => {
-                let mask = brain_mask(&study.dwi, &BrainMaskConfig::default());
-                if let Some(dir) = &args.brain_mask_dir {
-                    save_mask(dir, spec, &mask)?;
-                }
-                let r = report(spec, study, &mask);
-                if args.json {
-                    println!("{}", serde_json::to_string(&r)?);
-                } else {
-                    print_text(&r);
-                }
-            }
-            Err(e) if specs.len() > 1 => {
-                eprintln!("error: {e}");
-                status = Status::BadInput;
-            }
-            Err(e) => return Err(e.into()),
+    super::batch::each(&specs, |spec| {
+        let study = Study::load(spec)?;
+        let mask = brain_mask(&study.dwi, &BrainMaskConfig::default());
+        if let Some(dir) = &args.brain_mask_dir {
+            save_mask(dir, spec, &mask)?;
         }
-    }
-    Ok(status)
+        let r = report(spec, study, &mask);
+        if args.json {
+            println!("{}", serde_json::to_string(&r)?);
+        } else {
+            print_text(&r);
+        }
+        Ok(Status::Ok)
+    })
 }

@@ -10,16 +10,16 @@
 //! `test_metrics.json` exists is skipped, an interrupted one continues from its last
 //! checkpoint.
 
-use super::score::{manifests, score_model};
 use super::train::{load_all, pick_even, plan_and_config, progress, refs};
 use crate::cli::LearningCurveArgs;
-use crate::pipeline::Segmenter;
 use crate::Status;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use strokeseg_eval::Summary;
 use strokeseg_measure::LesionConfig;
 use strokeseg_model::run_device;
+use strokeseg_pipeline::score::{manifests, score_model};
+use strokeseg_pipeline::Segmenter;
 use strokeseg_train::data::CaseRef;
 use strokeseg_train::subsets::{balanced_order, smallest_reaching};
 use strokeseg_train::{train, TrainData};

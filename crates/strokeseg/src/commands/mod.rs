@@ -1,20 +1,18 @@
 //! Subcommand dispatch.
 
 mod adapt;
+mod batch;
 mod bench;
 mod calibrate;
 mod demo;
-mod dicom_out;
 mod evaluate;
 mod implant;
 mod inspect;
 mod learning_curve;
 mod licenses;
 mod register;
-mod score;
 mod segment;
 mod serve;
-mod staged;
 mod study_args;
 mod synth;
 mod train;

@@ -1,15 +1,12 @@
 //! `strokeseg register`: per study, the affine to MNI ICBM152 2009a and its smooth
 //! non-linear refinement (`--affine-only` to skip it), the quality verdict, the study
 //! resampled to MNI for checking, and a picture of the template outline over it.
-//! Also the shared loading of the registration template and atlas ([`load_locator`]) that
-//! `segment` uses.
 
 use super::study_args::specs;
-use crate::cli::{LocationArgs, RegisterArgs};
+use crate::cli::RegisterArgs;
 use crate::Status;
 use anyhow::Context;
 use image::Rgb;
-use std::path::PathBuf;
 use strokeseg_atlas::Locator;
 use strokeseg_io::nifti_io::{write_mask, write_volume};
 use strokeseg_io::{InputError, Study};
@@ -17,60 +14,6 @@ use strokeseg_preproc::{brain_mask, erode_mm, BrainMaskConfig};
 use strokeseg_register::{Registration, Warp};
 use strokeseg_report::text::with_header;
 use strokeseg_report::{montage, Row};
-use strokeseg_synth::Template;
-
-/// The atlas folder: `--atlas`, else `$STROKESEG_ATLAS`, else the JHU atlases built into
-/// strokeseg (none with `--no-atlas`, or when they cannot be unpacked: a warning says why).
-#[must_use]
-pub fn atlas_dir(a: &LocationArgs) -> Option<PathBuf> {
-    if a.no_atlas {
-        return None;
-    }
-    a.atlas
-        .clone()
-        .or_else(strokeseg_atlas::env_dir)
-        .or_else(|| match strokeseg_assets::ATLAS.dir() {
-            Ok(d) => Some(d),
-            Err(e) => {
-                tracing::warn!("{e}; lesion location falls back to the coarse rule");
-                None
-            }
-        })
-}
-
-/// The registration template folder: `--template`, else [`Template::default_dir`]
-/// (`$STROKESEG_TEMPLATE_DIR`, else the copy built into strokeseg).
-#[must_use]
-pub fn template_dir(a: &LocationArgs) -> PathBuf {
-    a.template.clone().unwrap_or_else(Template::default_dir)
-}
-
-/// Loads the registration template (and the atlas when configured). `Ok(None)` when
-/// registration is switched off or the template is not installed (a warning says so);
-/// a bad `--atlas` folder is an input error (exit code 2).
-pub fn load_locator(a: &LocationArgs) -> anyhow::Result<Option<Locator>> {
-    if a.no_register {
-        return Ok(None);
-    }
-    let tdir = template_dir(a);
-    let atlas = atlas_dir(a);
-    let t = std::time::Instant::now();
-    match Locator::load(&tdir, atlas.as_deref()) {
-        Ok(mut l) => {
-            tracing::debug!(
-                secs = t.elapsed().as_secs_f64(),
-                "template and atlas loaded"
-            );
-            l.reg_config.warp.enabled = !a.affine_only;
-            Ok(Some(l))
-        }
-        Err(strokeseg_atlas::AtlasError::Template(e)) => {
-            tracing::warn!("{e}; lesion location falls back to the moments approximation");
-            Ok(None)
-        }
-        Err(e) => Err(InputError::Usage(e.to_string()).into()),
-    }
-}
 
 /// Name of the displacement field file next to transform.json.
 pub const WARP_FILE: &str = "warp_mni.nii.gz";
@@ -152,25 +95,17 @@ fn check_picture(
 /// Runs `register`.
 pub fn run(a: &RegisterArgs) -> anyhow::Result<Status> {
     let specs = specs(&a.study)?;
-    let Some(loc) = load_locator(&a.location)? else {
+    let location = a.location.options();
+    let Some(loc) = location.load_locator()? else {
         return Err(InputError::Usage(format!(
             "registration needs the MNI template in {}",
-            template_dir(&a.location).display()
+            location.template_dir().display()
         ))
         .into());
     };
-    let mut status = Status::Ok;
-    for spec in &specs {
-        let study = match Study::load(spec) {
-            Ok(s) => s,
-            Err(e) if specs.len() > 1 => {
-                eprintln!("error: {e}");
-                status = Status::BadInput;
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let name = super::segment::study_name(spec);
+    super::batch::each(&specs, |spec| {
+        let study = Study::load(spec)?;
+        let name = strokeseg_pipeline::outputs::study_name(spec);
         let dir = a.out.join(&name);
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;
@@ -214,9 +149,9 @@ pub fn run(a: &RegisterArgs) -> anyhow::Result<Status> {
             ),
             Some(f) => {
                 println!("{name}: REGISTRATION FAILED: {f}");
-                status = Status::BadInput;
+                return Ok(Status::BadInput);
             }
         }
-    }
-    Ok(status)
+        Ok(Status::Ok)
+    })
 }

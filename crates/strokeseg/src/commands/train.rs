@@ -2,10 +2,11 @@
 
 use crate::cli::{StreamArgs, TrainArgs, TrainHyper};
 use crate::Status;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use std::path::PathBuf;
 use strokeseg_implant::background::{read_list, BackgroundSpec};
 use strokeseg_implant::{Background, ImplantConfig};
+use strokeseg_infer::Plan;
 use strokeseg_model::{run_device, TrainableParts, UNet3dConfig};
 use strokeseg_preproc::{PrepConfig, CHANNELS};
 use strokeseg_report::card::TrainingCard;
@@ -16,20 +17,9 @@ use strokeseg_train::sampler::PatchConfig;
 use strokeseg_train::spacing;
 use strokeseg_train::stream::{CaseSource, ImplantSource, StreamConfig, SynthSource};
 use strokeseg_train::training::Event;
-use strokeseg_train::{train_from, Objective, Plan, Start, TrainConfig, TrainData, TrainError};
+use strokeseg_train::{train_from, Objective, Start, TrainConfig, TrainData, TrainError};
 
-/// A progress bar in the project's style.
-pub fn bar(n: u64, what: &str) -> ProgressBar {
-    let b = ProgressBar::new(n);
-    b.set_style(
-        ProgressStyle::with_template(&format!(
-            "{what} [{{bar:30}}] {{pos}}/{{len}} ({{elapsed}}, eta {{eta}}) {{msg}}"
-        ))
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .progress_chars("=> "),
-    );
-    b
-}
+pub use strokeseg_pipeline::score::bar;
 
 /// Loads every case of `refs`, reporting bad ones and skipping them.
 pub fn load_all(refs: &[CaseRef], plan: &Plan, what: &str) -> (Vec<Case>, usize) {

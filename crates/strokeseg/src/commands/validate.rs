@@ -5,24 +5,23 @@
 //! call is the model's headline operating point (`--operating-point`), or "any predicted
 //! lesion" for an uncalibrated model; the patient score is the segmenter's.
 
-use super::score::{manifests, score_model};
-use super::segment::load_segmenter;
 use crate::cli::ValidateArgs;
 use crate::Status;
 use std::io::Write as _;
 use strokeseg_eval::output;
-use strokeseg_train::data::discover;
+use strokeseg_io::dataset::discover_labelled;
+use strokeseg_pipeline::score::{manifests, score_model};
 
 /// Runs `validate`.
 pub fn run(a: &ValidateArgs) -> anyhow::Result<Status> {
-    let seg = load_segmenter(&a.model)?;
+    let seg = a.model.segmenter()?;
     let lcfg = a.model.lesion_config();
     let headline = seg.operating_point(&a.model.operating_point).cloned();
     // Per-lesion regions from each dataset's synth manifest, when it has one.
     let regions = manifests(&a.data)?;
     let mut refs = Vec::new();
     for d in &a.data {
-        let r = discover(d)?;
+        let r = discover_labelled(d)?;
         let n = a.max.unwrap_or(r.len()).min(r.len());
         let step = r.len() as f64 / n.max(1) as f64;
         refs.extend((0..n).map(|i| r[(i as f64 * step) as usize].clone()));

@@ -8,6 +8,7 @@ mod dicom;
 mod dicom_out;
 mod engine_cli;
 mod evaluate_cli;
+mod golden;
 mod inspect;
 mod learning_curve_cli;
 mod location_cli;

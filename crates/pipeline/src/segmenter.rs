@@ -1,18 +1,18 @@
 //! The segmentation pipeline for one study: prepare → sliding-window network → probabilities
 //! on the study's own grid → lesions, location and the patient-level call. Shared by
-//! `segment`, `calibrate`, `evaluate` and `demo`.
+//! `segment`, `validate`, `calibrate`, `adapt`, `demo` and `serve`.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use strokeseg_core::{Mask, Volume};
-use strokeseg_io::Study;
+use strokeseg_infer::{predict_volume, Plan};
+use strokeseg_io::{InputError, Study, StudySpec};
 use strokeseg_measure::{find_lesions, Lesion, LesionConfig, OperatingPoint};
 use strokeseg_model::{load, run_device, UNet3d};
 use strokeseg_preproc::{dilate_mm, prepare};
-use strokeseg_train::training::predict_volume;
-use strokeseg_train::Plan;
 
 use crate::quality::{self, Refused};
+use crate::PipelineError;
 
 /// File of a model folder holding its calibrated operating points.
 pub const OPERATING_POINTS_FILE: &str = "operating_points.json";
@@ -24,11 +24,24 @@ pub const OPERATING_POINTS_FILE: &str = "operating_points.json";
 ///
 /// # Errors
 /// The built-in model cannot be unpacked (the cache and the temporary folder named).
-pub fn default_model_dir() -> anyhow::Result<PathBuf> {
+pub fn default_model_dir() -> Result<PathBuf, PipelineError> {
     if let Some(p) = std::env::var_os("STROKESEG_MODEL").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(p));
     }
-    Ok(strokeseg_assets::MODEL.dir()?)
+    strokeseg_assets::MODEL
+        .dir()
+        .map_err(|e| PipelineError::Setup(format!("the built-in model: {e}")))
+}
+
+/// Writes `ops` as `dir/operating_points.json`; returns the file.
+///
+/// # Errors
+/// The file cannot be written.
+pub fn save_operating_points(dir: &Path, ops: &[OperatingPoint]) -> Result<PathBuf, PipelineError> {
+    let path = dir.join(OPERATING_POINTS_FILE);
+    let text = serde_json::to_string_pretty(ops).map_err(|e| PipelineError::write(&path, e))?;
+    std::fs::write(&path, text).map_err(|e| PipelineError::write(&path, e))?;
+    Ok(path)
 }
 
 /// A loaded model folder.
@@ -79,8 +92,12 @@ impl Segmenter {
     ///
     /// # Errors
     /// Missing or malformed files, named.
-    pub fn load(dir: &Path) -> anyhow::Result<Segmenter> {
-        let plan = Plan::load(dir)?;
+    pub fn load(dir: &Path) -> Result<Segmenter, PipelineError> {
+        let bad = |message: String| PipelineError::Model {
+            dir: dir.to_path_buf(),
+            message,
+        };
+        let plan = Plan::load(dir).map_err(|e| bad(e.to_string()))?;
         // A shipped model keeps its weights beside the plan; a training run in checkpoints/best.
         let best = dir.join("checkpoints").join("best");
         let weights = if !dir.join(strokeseg_model::CONFIG_FILE).is_file() && best.is_dir() {
@@ -88,12 +105,13 @@ impl Segmenter {
         } else {
             dir.to_path_buf()
         };
-        let (model, config) = load(&weights, &run_device())?;
-        let fast = crate::engine::fast_net(&model, &config)?;
+        let (model, config) = load(&weights, &run_device()).map_err(|e| bad(e.to_string()))?;
+        let fast = crate::engine::fast_net(&model, &config).map_err(|e| bad(e.to_string()))?;
         let ops_path = dir.join(OPERATING_POINTS_FILE);
         let operating_points = if ops_path.is_file() {
-            serde_json::from_str(&std::fs::read_to_string(&ops_path)?)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", ops_path.display()))?
+            let text = std::fs::read_to_string(&ops_path)
+                .map_err(|e| bad(format!("{}: {e}", ops_path.display())))?;
+            serde_json::from_str(&text).map_err(|e| bad(format!("{}: {e}", ops_path.display())))?
         } else {
             Vec::new()
         };
@@ -108,10 +126,50 @@ impl Segmenter {
         })
     }
 
+    /// Loads the model folder `dir`, or the default one ([`default_model_dir`]), with mirror
+    /// test-time augmentation on or off.
+    ///
+    /// # Errors
+    /// As [`Segmenter::load`].
+    pub fn open(dir: Option<&Path>, tta: bool) -> Result<Segmenter, PipelineError> {
+        let dir = match dir {
+            Some(d) => d.to_path_buf(),
+            None => default_model_dir()?,
+        };
+        let mut s = Segmenter::load(&dir)?;
+        s.tta = tta;
+        Ok(s)
+    }
+
     /// The operating point called `name`, if calibrated.
     #[must_use]
     pub fn operating_point(&self, name: &str) -> Option<&OperatingPoint> {
         self.operating_points.iter().find(|o| o.name == name)
+    }
+
+    /// Loads the study `spec` and segments it; with `need_dicom`, a study not read from
+    /// DICOM is refused (the DICOM outputs need its identifiers).
+    ///
+    /// # Errors
+    /// [`PipelineError::Input`] naming the input: unreadable, not DICOM when it must be, or
+    /// refused by the quality gate.
+    pub fn load_and_run(
+        &self,
+        spec: &StudySpec,
+        lesion_cfg: &LesionConfig,
+        need_dicom: bool,
+    ) -> Result<(Study, Segmentation), PipelineError> {
+        let t = Instant::now();
+        let study = Study::load(spec)?;
+        if need_dicom {
+            crate::dicom_out::check_study(&study)?;
+        }
+        let load_s = t.elapsed().as_secs_f64();
+        let seg = self.run(&study, lesion_cfg, load_s).map_err(|refused| {
+            let at = spec.paths.first().or(spec.dwi.as_ref()).cloned();
+            InputError::bad_image(at.unwrap_or_default(), refused.0)
+        })?;
+        Ok((study, seg))
     }
 
     /// Segments a loaded study.

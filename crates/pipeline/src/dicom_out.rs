@@ -1,9 +1,8 @@
-//! `segment --dicom-out DIR`: refuses studies that are not DICOM (exit 2, before any work),
+//! The DICOM outputs (`segment --dicom-out DIR`, and every `serve` job): refuses studies that are not DICOM (exit 2, before any work),
 //! and writes a study's DICOM SEG and Secondary Capture (crates/deliver) into
 //! `DIR/<study>/`, recording them in the report.
 
-use crate::pipeline::Segmentation;
-use anyhow::Context;
+use crate::{PipelineError, Segmentation};
 use std::path::Path;
 use strokeseg_deliver::{write_dicom_outputs, DeliverOptions};
 use strokeseg_io::study::is_nifti_name;
@@ -57,13 +56,16 @@ pub fn write(
     study: &Study,
     r: &Report,
     overlay: &image::RgbImage,
-) -> anyhow::Result<DicomFiles> {
+) -> Result<DicomFiles, PipelineError> {
     let opts = DeliverOptions {
         algorithm_version: format!("{} model {}", env!("CARGO_PKG_VERSION"), r.model.name),
         ..DeliverOptions::default()
     };
     let d = write_dicom_outputs(study, &seg.mask, std::slice::from_ref(overlay), &opts, dir)
-        .with_context(|| format!("cannot write the DICOM outputs into {}", dir.display()))?;
+        .map_err(|source| PipelineError::Deliver {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
     let abs = |p: &Path| {
         std::path::absolute(p)
             .unwrap_or_else(|_| p.to_path_buf())

@@ -1,18 +1,33 @@
 //! Run a model on labelled studies and score it with `strokeseg-eval`: the loop shared by
-//! `validate`, `learning-curve` (test set) and `adapt` (held-out studies before/after). No metric is computed here: per case
+//! `validate`, `calibrate`, `learning-curve` (test set) and `adapt` (held-out studies
+//! before/after). No metric is computed here: per case
 //! [`score_case`], overall [`summarize`] (ISLES'22 definitions, docs/evaluation.md).
 
-use super::train::bar;
-use crate::pipeline::Segmenter;
+use crate::Segmenter;
+use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use strokeseg_eval::inputs::{
     case_key, read_manifest, read_mask, region_of, same_grid, ManifestLesion,
 };
 use strokeseg_eval::{score_case, summarize, Bootstrap, CaseResult, Summary};
+use strokeseg_io::dataset::LabelledStudy;
 use strokeseg_io::{InputError, Study};
 use strokeseg_measure::{call, LesionConfig, OperatingPoint};
-use strokeseg_train::data::CaseRef;
+
+/// A progress bar in the project's style: `what [=====>   ] 3/10 (elapsed, eta)`.
+#[must_use]
+pub fn bar(n: u64, what: &str) -> ProgressBar {
+    let b = ProgressBar::new(n);
+    b.set_style(
+        ProgressStyle::with_template(&format!(
+            "{what} [{{bar:30}}] {{pos}}/{{len}} ({{elapsed}}, eta {{eta}}) {{msg}}"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    b
+}
 
 /// Truth lesion regions by study key ([`case_key`]).
 pub type Regions = BTreeMap<String, Vec<ManifestLesion>>;
@@ -35,15 +50,15 @@ pub fn manifests(dirs: &[PathBuf]) -> Result<Regions, InputError> {
 
 /// Segments every study of `refs` with `seg` (lesions by `lcfg`) and scores it against its
 /// mask. The binary patient call is `headline` (score ≥ its threshold) when given, else "any
-/// predicted lesion"; the patient score is the segmenter's (highest lesion probability in the
-/// brain), so the summary's ROC AUC and the model's stored operating points are scored too.
+/// predicted lesion"; the patient score is the segmenter's (its best candidate lesion's
+/// score), so the summary's ROC AUC and the model's stored operating points are scored too.
 /// Confidence intervals: [`Bootstrap::default`].
 ///
 /// # Errors
 /// [`InputError`] naming the file: unreadable study or mask, mask not on the DWI's grid.
 pub fn score_model(
     seg: &Segmenter,
-    refs: &[CaseRef],
+    refs: &[LabelledStudy],
     regions: &Regions,
     lcfg: &LesionConfig,
     headline: Option<&OperatingPoint>,
@@ -95,4 +110,45 @@ pub fn score_model(
         Bootstrap::default(),
     );
     Ok((cases, summary))
+}
+
+/// Calibrates `seg` on labelled studies: segments each with the default lesion settings,
+/// splits the patient scores by truth (a study whose mask holds a lesion is positive) and picks
+/// the thresholds for 95% and 99% sensitivity (`sens95`, `sens99`). Returns them with the
+/// numbers of positive and negative studies.
+///
+/// # Errors
+/// [`InputError`] naming the file: an unreadable study or mask, or a study the quality gate
+/// refuses.
+pub fn calibrate_model(
+    seg: &Segmenter,
+    refs: &[LabelledStudy],
+) -> Result<(Vec<OperatingPoint>, usize, usize), InputError> {
+    let b = bar(refs.len() as u64, "calibrating");
+    let (mut pos, mut neg) = (Vec::new(), Vec::new());
+    for r in refs {
+        let study = Study::load(&r.spec)?;
+        let truth = strokeseg_io::nifti_io::read_volume(&r.mask)?.map(|&x| x > 0.5);
+        let at = r
+            .spec
+            .paths
+            .first()
+            .or(r.spec.dwi.as_ref())
+            .unwrap_or(&r.mask);
+        let out = seg
+            .run(&study, &LesionConfig::default(), 0.0)
+            .map_err(|e| InputError::bad_image(at, e.0))?;
+        if truth.count() > 0 {
+            pos.push(out.score);
+        } else {
+            neg.push(out.score);
+        }
+        b.inc(1);
+    }
+    b.finish_and_clear();
+    let ops = vec![
+        strokeseg_measure::calibrate(&pos, &neg, 0.95, "sens95"),
+        strokeseg_measure::calibrate(&pos, &neg, 0.99, "sens99"),
+    ];
+    Ok((ops, pos.len(), neg.len()))
 }

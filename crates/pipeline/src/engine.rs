@@ -8,15 +8,17 @@
 use std::sync::OnceLock;
 
 use ndarray::{Array3, Array4, Array5};
-use strokeseg_fastnet::FastUNet;
+use strokeseg_fastnet::{FastNetError, FastUNet};
+use strokeseg_infer::predict_volume_with;
 use strokeseg_model::{run_device_choice, DeviceChoice, UNet3d, UNet3dConfig};
-use strokeseg_train::training::predict_volume_with;
+
+use crate::PipelineError;
 
 /// The environment variable read when `--engine` is not given.
 pub const ENGINE_ENV: &str = "STROKESEG_ENGINE";
 
 /// An inference forward.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Engine {
     /// The tuned CPU forward (`strokeseg-fastnet`); on a libtorch device burn is used instead.
     #[default]
@@ -25,18 +27,41 @@ pub enum Engine {
     Burn,
 }
 
+impl std::str::FromStr for Engine {
+    type Err = String;
+
+    /// `fast` or `burn`, in any case.
+    fn from_str(s: &str) -> Result<Engine, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "fast" => Ok(Engine::Fast),
+            "burn" => Ok(Engine::Burn),
+            _ => Err(format!("unknown engine {s:?}: expected fast or burn")),
+        }
+    }
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Engine::Fast => "fast",
+            Engine::Burn => "burn",
+        })
+    }
+}
+
 static ENGINE: OnceLock<Engine> = OnceLock::new();
 
-/// Resolves and sets the engine (the first call wins); a bad `$STROKESEG_ENGINE` is an error.
-pub fn select(flag: Option<Engine>) -> anyhow::Result<Engine> {
+/// Resolves and sets the engine (the first call wins).
+///
+/// # Errors
+/// [`PipelineError::Setup`] for a bad `$STROKESEG_ENGINE`.
+pub fn select(flag: Option<Engine>) -> Result<Engine, PipelineError> {
     let engine = match flag {
         Some(e) => e,
         None => match std::env::var(ENGINE_ENV) {
-            Ok(text) if !text.trim().is_empty() => {
-                <Engine as clap::ValueEnum>::from_str(text.trim(), true).map_err(|_| {
-                    anyhow::anyhow!("${ENGINE_ENV}: unknown engine {text:?}: expected fast or burn")
-                })?
-            }
+            Ok(text) if !text.trim().is_empty() => text
+                .parse()
+                .map_err(|e| PipelineError::Setup(format!("${ENGINE_ENV}: {e}")))?,
             _ => Engine::default(),
         },
     };
@@ -53,7 +78,10 @@ pub fn current() -> Engine {
 
 /// The fast forward of `model`, when the engine in force is [`Engine::Fast`] and the network
 /// runs on burn's CPU device (the fast path is CPU-only).
-pub fn fast_net(model: &UNet3d, config: &UNet3dConfig) -> anyhow::Result<Option<FastUNet>> {
+///
+/// # Errors
+/// The weights do not fit the fast forward.
+pub fn fast_net(model: &UNet3d, config: &UNet3dConfig) -> Result<Option<FastUNet>, FastNetError> {
     if current() != Engine::Fast {
         return Ok(None);
     }
@@ -68,7 +96,7 @@ pub fn fast_net(model: &UNet3d, config: &UNet3dConfig) -> anyhow::Result<Option<
 }
 
 /// Probabilities `[D, H, W]` of a prepared input `[C, D, H, W]` with the fast forward: the
-/// same sliding windows, blending and mirror TTA as `strokeseg_train::training::predict_volume`.
+/// same sliding windows, blending and mirror TTA as `strokeseg_infer::predict_volume`.
 #[must_use]
 pub fn predict_volume(
     net: &FastUNet,

@@ -6,8 +6,6 @@ use std::path::Path;
 use strokeseg_model::UNet3dConfig;
 use strokeseg_preproc::PrepConfig;
 
-use crate::spacing::SpacingPlan;
-
 /// File name of the plan in a model folder.
 pub const PLAN_FILE: &str = "plan.json";
 
@@ -64,4 +62,23 @@ impl Plan {
             )
         })
     }
+}
+
+/// How the target spacing was chosen (recorded in `plan.json`; the planning itself is
+/// `strokeseg_train::spacing`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SpacingPlan {
+    /// `"median"`, `"median+anisotropic-p10"` (nnU-Net's rule applied), or `"given"`
+    /// (`--spacing`).
+    pub method: String,
+    /// Studies whose headers were read.
+    pub studies: usize,
+    /// Per-axis median spacing [x, y, z] (mm) of those studies (absent when given).
+    pub median_mm: Option<[f64; 3]>,
+    /// The axis nnU-Net's anisotropy rule moved to its 10th percentile (0 = x, 2 = z).
+    pub anisotropic_axis: Option<usize>,
+    /// True when an axis was clamped to the planner's smallest or largest spacing.
+    pub clamped: bool,
+    /// Studies skipped (no NIfTI DWI to read a header from, e.g. DICOM), with the reason.
+    pub skipped: Vec<String>,
 }

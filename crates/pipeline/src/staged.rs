@@ -3,8 +3,9 @@
 //! report last. A full disk or any other failure leaves no truncated picture or mask beside a
 //! missing report (issue 16 item 12). Renames within one folder are atomic on POSIX.
 
-use anyhow::Context;
 use std::path::Path;
+
+use crate::PipelineError;
 
 /// Name of the staging folder inside an output folder.
 pub const STAGE: &str = ".strokeseg-partial";
@@ -18,17 +19,17 @@ pub const STAGE: &str = ".strokeseg-partial";
 pub fn write_staged<T>(
     dir: &Path,
     last: &str,
-    write: impl FnOnce(&Path) -> anyhow::Result<T>,
-) -> anyhow::Result<T> {
+    write: impl FnOnce(&Path) -> Result<T, PipelineError>,
+) -> Result<T, PipelineError> {
     let created = !dir.exists();
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| PipelineError::write(dir, e))?;
     let stage = dir.join(STAGE);
     if stage.exists() {
         std::fs::remove_dir_all(&stage)
-            .with_context(|| format!("cannot clear {}", stage.display()))?;
+            .map_err(|e| PipelineError::write(&stage, format!("cannot clear: {e}")))?;
     }
     let result = std::fs::create_dir(&stage)
-        .with_context(|| format!("cannot create {}", stage.display()))
+        .map_err(|e| PipelineError::write(&stage, e))
         .and_then(|()| write(&stage))
         .and_then(|t| publish(&stage, dir, last).map(|()| t));
     let _ = std::fs::remove_dir_all(&stage);
@@ -38,16 +39,17 @@ pub fn write_staged<T>(
     result
 }
 
-fn publish(stage: &Path, dir: &Path, last: &str) -> anyhow::Result<()> {
+fn publish(stage: &Path, dir: &Path, last: &str) -> Result<(), PipelineError> {
     let mut names: Vec<_> = std::fs::read_dir(stage)
-        .with_context(|| format!("cannot list {}", stage.display()))?
+        .map_err(|e| PipelineError::write(stage, format!("cannot list: {e}")))?
         .filter_map(|e| e.ok().map(|e| e.file_name()))
         .collect();
     names.sort_by_key(|n| n == last);
     for n in names {
         let (from, to) = (stage.join(&n), dir.join(&n));
-        std::fs::rename(&from, &to)
-            .with_context(|| format!("cannot move {} to {}", from.display(), to.display()))?;
+        std::fs::rename(&from, &to).map_err(|e| {
+            PipelineError::write(&to, format!("cannot move {} there: {e}", from.display()))
+        })?;
     }
     Ok(())
 }
@@ -60,15 +62,15 @@ mod tests {
     fn a_failed_write_leaves_nothing_and_a_good_one_leaves_everything() {
         let d = tempfile::tempdir().unwrap();
         let out = d.path().join("study");
-        let r: anyhow::Result<()> = write_staged(&out, "report.json", |s| {
-            std::fs::write(s.join("lesion_mask.nii.gz"), b"mask")?;
-            anyhow::bail!("disk full while writing overlay.png")
+        let r: Result<(), PipelineError> = write_staged(&out, "report.json", |s| {
+            std::fs::write(s.join("lesion_mask.nii.gz"), b"mask").unwrap();
+            Err(PipelineError::write(s.join("overlay.png"), "disk full"))
         });
         assert!(r.is_err());
         assert!(!out.exists(), "no partial output folder is left");
         write_staged(&out, "report.json", |s| {
-            std::fs::write(s.join("report.json"), b"{}")?;
-            std::fs::write(s.join("lesion_mask.nii.gz"), b"mask")?;
+            std::fs::write(s.join("report.json"), b"{}").unwrap();
+            std::fs::write(s.join("lesion_mask.nii.gz"), b"mask").unwrap();
             Ok(())
         })
         .unwrap();
@@ -79,9 +81,9 @@ mod tests {
         names.sort();
         assert_eq!(names, ["lesion_mask.nii.gz", "report.json"]);
         // A failed rerun into an existing folder keeps the earlier, complete outputs.
-        let r: anyhow::Result<()> = write_staged(&out, "report.json", |s| {
-            std::fs::write(s.join("lesion_mask.nii.gz"), b"new")?;
-            anyhow::bail!("failed")
+        let r: Result<(), PipelineError> = write_staged(&out, "report.json", |s| {
+            std::fs::write(s.join("lesion_mask.nii.gz"), b"new").unwrap();
+            Err(PipelineError::write(s.join("overlay.png"), "failed"))
         });
         assert!(r.is_err());
         assert_eq!(
