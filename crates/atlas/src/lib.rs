@@ -84,13 +84,33 @@ pub struct AtlasInfo {
     pub mapping_dice: f64,
 }
 
+/// How a study's lesions were located.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LocationMethod {
+    /// JHU atlas shares (structures, arterial territories) through a passed registration.
+    Atlas,
+    /// The coarse supratentorial/brainstem/cerebellum rule of MNI coordinates.
+    CoarseRule,
+}
+
+/// How study coordinates became MNI coordinates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MniMethod {
+    /// The study's registration to the template (it passed its checks).
+    Registration,
+    /// The moments approximation from the brain mask (no registration, or it failed).
+    MomentsApproximation,
+}
+
 /// Location of a study's lesions, as written into the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct StudyLocation {
-    /// "atlas" (JHU shares) or "coarse_rule" (supratentorial/brainstem/cerebellum only).
-    pub method: String,
-    /// How study coordinates became MNI: "registration" or "moments_approximation".
-    pub mni_map: String,
+    /// How the lesions were located.
+    pub method: LocationMethod,
+    /// How study coordinates became MNI.
+    pub mni_map: MniMethod,
     /// Why a fallback was used, in words (empty when none was).
     pub note: String,
     /// The registration, when one was attempted (failed ones included, with the reason).
@@ -158,15 +178,18 @@ impl Locator {
 /// A study world → MNI map.
 pub type MniMap<'a> = Box<dyn Fn([f64; 3]) -> [f64; 3] + Sync + 'a>;
 
-/// The study → MNI map to use and its name: the registration when it passed, else the
-/// moments approximation from the brain mask.
+/// The study → MNI map to use and how it was made: the registration when it passed, else
+/// the moments approximation from the brain mask.
 #[must_use]
-pub fn mni_map<'a>(reg: Option<&'a Registration>, brain: &Mask) -> (MniMap<'a>, &'static str) {
+pub fn mni_map<'a>(reg: Option<&'a Registration>, brain: &Mask) -> (MniMap<'a>, MniMethod) {
     match reg {
-        Some(r) if r.ok() => (Box::new(move |p| r.to_mni(p)), "registration"),
+        Some(r) if r.ok() => (Box::new(move |p| r.to_mni(p)), MniMethod::Registration),
         _ => {
             let a = MniApprox::fit(brain, &TemplateMoments::mni_icbm152_2009a());
-            (Box::new(move |p| a.to_mni(p)), "moments_approximation")
+            (
+                Box::new(move |p| a.to_mni(p)),
+                MniMethod::MomentsApproximation,
+            )
         }
     }
 }
@@ -181,7 +204,7 @@ pub fn describe(
     lesions: &[Lesion],
 ) -> StudyLocation {
     let (to_mni, map_name) = mni_map(reg, brain);
-    let registered = map_name == "registration";
+    let registered = map_name == MniMethod::Registration;
     let use_atlas = if registered { atlas } else { None };
     let mut note = Vec::new();
     match reg {
@@ -204,12 +227,11 @@ pub fn describe(
     let summary = summarize(&lesions_loc, use_atlas.is_some());
     StudyLocation {
         method: if use_atlas.is_some() {
-            "atlas"
+            LocationMethod::Atlas
         } else {
-            "coarse_rule"
-        }
-        .to_string(),
-        mni_map: map_name.to_string(),
+            LocationMethod::CoarseRule
+        },
+        mni_map: map_name,
         note: note.join("; "),
         registration: reg.cloned(),
         atlas: use_atlas.map(|a| AtlasInfo {

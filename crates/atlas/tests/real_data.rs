@@ -182,7 +182,7 @@ fn ads_mni_brain_masks_and_lesion_locations_match_the_peer_tool() {
         let (mask, lesions) =
             find_lesions(&pred, None, &|p| reg.to_mni(p), &LesionConfig::default());
         let located = loc.describe(Some(&reg), &brain, &mask, &lesions);
-        assert_eq!(located.method, "atlas");
+        assert_eq!(located.method, strokeseg_atlas::LocationMethod::Atlas);
         let vols: Vec<f64> = lesions.iter().map(|l| l.volume_ml).collect();
         let (s, t) = our_by_label(&located, &vols);
         let peer = peer_counts(&d.join(format!("{subj}_volume_brain_regions.txt")));

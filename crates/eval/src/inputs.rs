@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use strokeseg_core::Mask;
 use strokeseg_io::nifti_io::read_volume;
+use strokeseg_io::study::find_truth_mask;
 use strokeseg_io::InputError;
 use strokeseg_measure::OperatingPoint;
 
@@ -58,29 +59,6 @@ fn list(dir: &Path) -> Result<Vec<PathBuf>, InputError> {
     Ok(v)
 }
 
-/// First `*_msk.nii[.gz]` / `*_lesion.nii.gz` under `dir` (depth-first, sorted).
-fn find_msk(dir: &Path) -> Option<PathBuf> {
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = list(&d) else { continue };
-        for p in entries.iter().rev() {
-            if p.is_dir() {
-                stack.push(p.clone());
-            }
-        }
-        if let Some(f) = entries.into_iter().find(|p| {
-            let n = name_of(p).to_ascii_lowercase();
-            p.is_file()
-                && (n.ends_with("_msk.nii.gz")
-                    || n.ends_with("_msk.nii")
-                    || n.ends_with("_lesion.nii.gz"))
-        }) {
-            return Some(f);
-        }
-    }
-    None
-}
-
 /// One side's masks by key, refusing duplicate keys.
 fn insert(map: &mut BTreeMap<String, Found>, key: String, f: Found) -> Result<(), InputError> {
     if let Some(old) = map.get(&key) {
@@ -125,8 +103,8 @@ pub fn truth_masks(dir: &Path) -> Result<BTreeMap<String, Found>, InputError> {
     for p in list(dir)? {
         let name = name_of(&p);
         if p.is_dir() && name.starts_with("sub-") {
-            let deriv = dir.join("derivatives").join(&name);
-            match find_msk(&deriv).or_else(|| find_msk(&p)) {
+            // the dataset layout's one rule (crates/io), as training reads it
+            match find_truth_mask(&p) {
                 Some(m) => insert(
                     &mut out,
                     case_key(&name),
@@ -197,7 +175,11 @@ pub fn pred_masks(dir: &Path) -> Result<BTreeMap<String, Found>, InputError> {
                 let r = p.join("report.json");
                 let report = r.is_file().then_some(r);
                 insert(&mut out, case_key(&name), Found { mask: m, report })?;
-            } else if let Some(m) = name.starts_with("sub-").then(|| find_msk(&p)).flatten() {
+            } else if let Some(m) = name
+                .starts_with("sub-")
+                .then(|| find_truth_mask(&p))
+                .flatten()
+            {
                 insert(
                     &mut out,
                     case_key(&name),
