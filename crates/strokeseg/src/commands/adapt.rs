@@ -41,11 +41,12 @@ use strokeseg_measure::LesionConfig;
 use strokeseg_model::{load, run_device, TrainableParts, CONFIG_FILE, WEIGHTS_FILE};
 use strokeseg_pipeline::score::{bar, manifests, score_model};
 use strokeseg_pipeline::{Segmenter, OPERATING_POINTS_FILE};
+use strokeseg_report::adapt_card::{adaptation_card, AdaptationCard, HeldOutScores};
 use strokeseg_train::data::{discover_studies, load_study, Case, CaseRef, StudyRef};
 use strokeseg_train::sampler::PatchConfig;
 use strokeseg_train::subsets::{balanced_order, held_out_count};
 use strokeseg_train::training::checkpoint_dir;
-use strokeseg_train::{train_from, Objective, Start, TrainConfig, TrainData, TrainState};
+use strokeseg_train::{train_from, Objective, Start, TrainConfig, TrainData};
 
 /// Share of the N studies held out.
 pub const HELD_OUT_FRACTION: f64 = 0.2;
@@ -345,19 +346,52 @@ pub fn run(a: &AdaptArgs) -> anyhow::Result<Status> {
         a.out.join("adapt_metrics.json"),
         serde_json::to_string_pretty(&metrics)?,
     )?;
-    let card = model_card(&Card {
-        a,
-        base_plan: &base_plan,
-        plan: &plan,
+    let scores = |s: &Summary| HeldOutScores {
+        studies: s.studies,
+        positives: s.positives,
+        dice_positive: s.mean_dice_positive_studies,
+        lesion_f1: s.isles22.lesion_f1.mean,
+        lesion_sensitivity: s.lesion_sensitivity,
+        fp_lesions_per_study: s.false_positive_lesions_per_study,
+        patient_sensitivity: s.patient.sensitivity.value,
+        patient_specificity: s.patient.specificity.value,
+    };
+    let card = adaptation_card(&AdaptationCard {
+        mode: a.mode.name().to_string(),
+        unsupervised: a.mode == AdaptMode::Unsupervised,
+        base_model: a.model.display().to_string(),
+        base_training_data: base_plan.training_data.clone(),
+        base_synthetic_only: base_plan.synthetic_only,
+        site_synthetic,
+        data: a.data.iter().map(|d| d.display().to_string()).collect(),
+        n: a.n,
+        seed: a.seed,
         fit: fit_refs.len(),
         held: held_cases_refs.len(),
         held_labelled: held_labelled.len(),
         trainable,
+        params: plan.model.params(),
         lr,
-        state: &state,
-        before: before.as_ref(),
-        after: after.as_ref(),
+        epochs: a.epochs,
+        steps_per_epoch: a.steps_per_epoch,
+        batch: a.batch,
+        patience: (!a.no_holdout).then_some(a.patience),
+        epochs_run: state.epoch,
+        stopped_early: state.stopped_early,
+        best_epoch: state.best_epoch,
+        best_score: state.best_dice,
+        baseline: state.baseline,
         ops_copied: base_ops.is_file(),
+        spacing_mm: plan.prep.spacing_mm,
+        before_after: before
+            .as_ref()
+            .zip(after.as_ref())
+            .map(|(b, f)| (scores(b), scores(f))),
+        command: std::iter::once("strokeseg".to_string())
+            .chain(std::env::args().skip(1))
+            .map(|x| if x.contains(' ') { format!("'{x}'") } else { x })
+            .collect::<Vec<_>>()
+            .join(" "),
     });
     std::fs::write(a.out.join("MODEL_CARD.md"), card)?;
     let d = |s: Option<&Summary>| {
@@ -376,128 +410,4 @@ pub fn run(a: &AdaptArgs) -> anyhow::Result<Status> {
         a.out.display()
     );
     Ok(Status::Ok)
-}
-
-struct Card<'a> {
-    a: &'a AdaptArgs,
-    base_plan: &'a Plan,
-    plan: &'a Plan,
-    fit: usize,
-    held: usize,
-    held_labelled: usize,
-    trainable: usize,
-    lr: f64,
-    state: &'a TrainState,
-    before: Option<&'a Summary>,
-    after: Option<&'a Summary>,
-    ops_copied: bool,
-}
-
-/// Reads one number from a summary.
-type Getter = fn(&Summary) -> Option<f64>;
-
-fn f3(v: Option<f64>) -> String {
-    v.map_or_else(|| "n/a".into(), |v| format!("{v:.3}"))
-}
-
-fn model_card(c: &Card<'_>) -> String {
-    let a = c.a;
-    let mut s = String::new();
-    let synth_note = match (c.base_plan.synthetic_only, super::train::all_synthetic(&a.data)) {
-        (true, true) => "**Trained and adapted on synthetic data only.** Its numbers say nothing about real patients.\n\n",
-        (true, false) => "**The base model was trained on synthetic data only**; only the adaptation used the site's data.\n\n",
-        (false, true) => "**The adaptation used synthetic data only.**\n\n",
-        (false, false) => "",
-    };
-    s.push_str(&format!(
-        "# Adapted model ({} mode)\n\nRESEARCH USE ONLY. Not a medical device; not for diagnosis or treatment decisions.\n\n{synth_note}",
-        a.mode.name()
-    ));
-    s.push_str("## Provenance\n\n");
-    s.push_str(&format!(
-        "- Base model: `{}`, trained on: {}\n",
-        a.model.display(),
-        c.base_plan.training_data.join(", ")
-    ));
-    s.push_str(&format!(
-        "- Site data: {} — N = {} studies drawn (seed {}), {} adapted on, {} held out ({} with labels)\n",
-        a.data.iter().map(|d| format!("`{}`", d.display())).collect::<Vec<_>>().join(", "),
-        a.n, a.seed, c.fit, c.held, c.held_labelled
-    ));
-    s.push_str(&format!(
-        "- Mode: `{}` — {} of {} parameters trainable; objective {}; AdamW lr {} (warm-up, poly decay), {} epochs × {} steps, batch {}, patience {}\n",
-        a.mode.name(),
-        c.trainable,
-        c.plan.model.params(),
-        if a.mode == AdaptMode::Unsupervised { "mean prediction entropy (TENT; no labels)" } else { "Dice + BCE" },
-        c.lr, a.epochs, a.steps_per_epoch, a.batch,
-        if a.no_holdout { "none (--no-holdout)".to_string() } else { a.patience.to_string() }
-    ));
-    if a.no_holdout {
-        s.push_str(&format!(
-            "- Ran {} epochs on all {} studies (--no-holdout: nothing held out, no early stopping); kept the last epoch\n",
-            c.state.epoch, c.fit
-        ));
-    } else {
-        s.push_str(&format!(
-        "- Ran {} epochs{}; kept epoch {} (0 = the base weights unchanged); held-out {} on the model's grid {:.4} (base {})\n",
-        c.state.epoch,
-        if c.state.stopped_early { " (early stop)" } else { "" },
-        c.state.best_epoch,
-        if a.mode == AdaptMode::Unsupervised { "−entropy" } else { "Dice" },
-        c.state.best_dice,
-        c.state.baseline.map_or_else(|| "n/a".into(), |v| format!("{v:.4}"))
-    ));
-    }
-    s.push_str(&format!(
-        "- Operating points: {}\n- Preprocessing and network: unchanged from the base model (plan.json; spacing {:?} mm)\n\n",
-        if c.ops_copied {
-            "copied from the base model (thresholds on the patient score), not recalibrated: with a few held-out studies a 95%/99%-sensitivity threshold cannot be estimated. Recalibrate with `strokeseg calibrate --model OUT --data SITE_VALIDATION` once the site has enough labelled studies."
-        } else {
-            "none (the base model had none); run `strokeseg calibrate`."
-        },
-        c.plan.prep.spacing_mm
-    ));
-    s.push_str("## Before / after on the held-out studies\n\n");
-    match (c.before, c.after) {
-        (Some(b), Some(f)) => {
-            s.push_str(&format!(
-                "{} studies ({} with a lesion). Scored with `strokeseg-eval` (ISLES'22 definitions); patient call = any predicted lesion.\n\n",
-                f.studies, f.positives
-            ));
-            s.push_str("| metric | base | adapted |\n|---|---|---|\n");
-            let rows: [(&str, Getter); 6] = [
-                ("Dice (studies with a lesion)", |s| {
-                    s.mean_dice_positive_studies
-                }),
-                ("lesion-wise F1", |s| s.isles22.lesion_f1.mean),
-                ("lesion-wise sensitivity", |s| s.lesion_sensitivity),
-                ("false-positive lesions / study", |s| {
-                    Some(s.false_positive_lesions_per_study)
-                }),
-                ("patient sensitivity", |s| s.patient.sensitivity.value),
-                ("patient specificity", |s| s.patient.specificity.value),
-            ];
-            for (name, g) in rows {
-                s.push_str(&format!("| {name} | {} | {} |\n", f3(g(b)), f3(g(f))));
-            }
-            s.push_str(&format!(
-                "\nWith {} held-out studies these numbers are noisy; `adapt_metrics.json` has the full summaries with bootstrap intervals.\n",
-                f.studies
-            ));
-        }
-        _ if a.no_holdout => s.push_str(
-            "Nothing was held out (--no-holdout): score the model on studies it has not seen with `strokeseg validate --model OUT --data DIR`.\n",
-        ),
-        _ => s.push_str("No held-out study has a label: no before/after metrics.\n"),
-    }
-    s.push_str(&format!(
-        "\n## Reproduce\n\n```\n{}\n```\n",
-        std::iter::once("strokeseg".to_string())
-            .chain(std::env::args().skip(1))
-            .map(|x| if x.contains(' ') { format!("'{x}'") } else { x })
-            .collect::<Vec<_>>()
-            .join(" ")
-    ));
-    s
 }
