@@ -81,6 +81,13 @@ pub struct Found {
     pub report: Option<PathBuf>,
 }
 
+impl Found {
+    /// A mask without a report.
+    fn mask(mask: PathBuf) -> Found {
+        Found { mask, report: None }
+    }
+}
+
 fn must_be_dir(dir: &Path, what: &str) -> Result<(), InputError> {
     match std::fs::metadata(dir) {
         Err(e) => Err(InputError::io(dir, e)),
@@ -105,25 +112,11 @@ pub fn truth_masks(dir: &Path) -> Result<BTreeMap<String, Found>, InputError> {
         if p.is_dir() && name.starts_with("sub-") {
             // the dataset layout's one rule (crates/io), as training reads it
             match find_truth_mask(&p) {
-                Some(m) => insert(
-                    &mut out,
-                    case_key(&name),
-                    Found {
-                        mask: m,
-                        report: None,
-                    },
-                )?,
+                Some(m) => insert(&mut out, case_key(&name), Found::mask(m))?,
                 None => tracing::warn!("{}: no *_msk.nii.gz found; skipped", p.display()),
             }
         } else if is_nifti(&p) {
-            insert(
-                &mut out,
-                case_key(&name),
-                Found {
-                    mask: p,
-                    report: None,
-                },
-            )?;
+            insert(&mut out, case_key(&name), Found::mask(p))?;
         }
     }
     if out.is_empty() {
@@ -180,24 +173,10 @@ pub fn pred_masks(dir: &Path) -> Result<BTreeMap<String, Found>, InputError> {
                 .then(|| find_truth_mask(&p))
                 .flatten()
             {
-                insert(
-                    &mut out,
-                    case_key(&name),
-                    Found {
-                        mask: m,
-                        report: None,
-                    },
-                )?;
+                insert(&mut out, case_key(&name), Found::mask(m))?;
             }
         } else if is_nifti(&p) {
-            insert(
-                &mut out,
-                case_key(&name),
-                Found {
-                    mask: p,
-                    report: None,
-                },
-            )?;
+            insert(&mut out, case_key(&name), Found::mask(p))?;
         }
     }
     if out.is_empty() {

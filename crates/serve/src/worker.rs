@@ -47,6 +47,11 @@ fn finish(
     }
 }
 
+/// Ends a job as failed, with why.
+fn fail(shared: &Shared, id: i64, why: &str) {
+    finish(shared, id, JobState::Failed, None, Some(why), None);
+}
+
 fn run_job(shared: &Shared, id: i64, study: &str) {
     let data = &shared.cfg.data_dir;
     let out = job_dir(data, id);
@@ -55,20 +60,11 @@ fn run_job(shared: &Shared, id: i64, study: &str) {
             // A study that outgrew max_study_mib holds only part of what was sent.
             if let Ok(why) = std::fs::read_to_string(d.join(ingest::OVER_LIMIT_FILE)) {
                 tracing::warn!("job {id} (study {study}): {why}");
-                return finish(shared, id, JobState::Failed, None, Some(&why), None);
+                return fail(shared, id, &why);
             }
             d.join("dwi")
         }
-        Err(e) => {
-            return finish(
-                shared,
-                id,
-                JobState::Failed,
-                None,
-                Some(&e.to_string()),
-                None,
-            )
-        }
+        Err(e) => return fail(shared, id, &e.to_string()),
     };
     match shared.db.n_dwi(study) {
         Ok(0) => {
@@ -77,39 +73,16 @@ fn run_job(shared: &Shared, id: i64, study: &str) {
             return finish(shared, id, JobState::Ignored, None, Some(why), None);
         }
         Ok(_) => {}
-        Err(e) => {
-            return finish(
-                shared,
-                id,
-                JobState::Failed,
-                None,
-                Some(&format!("{e:#}")),
-                None,
-            )
-        }
+        Err(e) => return fail(shared, id, &format!("{e:#}")),
     }
     // A re-run (after an interruption) starts from an empty output folder.
     if out.exists() {
         if let Err(e) = std::fs::remove_dir_all(&out) {
-            return finish(
-                shared,
-                id,
-                JobState::Failed,
-                None,
-                Some(&format!("{}: {e}", out.display())),
-                None,
-            );
+            return fail(shared, id, &format!("{}: {e}", out.display()));
         }
     }
     if let Err(e) = std::fs::create_dir_all(&out) {
-        return finish(
-            shared,
-            id,
-            JobState::Failed,
-            None,
-            Some(&format!("{}: {e}", out.display())),
-            None,
-        );
+        return fail(shared, id, &format!("{}: {e}", out.display()));
     }
     tracing::info!("job {id} (study {study}): processing");
     let t = std::time::Instant::now();
@@ -148,14 +121,7 @@ fn run_job(shared: &Shared, id: i64, study: &str) {
         }
         Err(e) => {
             tracing::warn!("job {id} (study {study}): failed: {e}");
-            finish(
-                shared,
-                id,
-                JobState::Failed,
-                None,
-                Some(&e.to_string()),
-                None,
-            );
+            fail(shared, id, &e.to_string());
         }
     }
 }

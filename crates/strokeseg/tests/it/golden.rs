@@ -9,7 +9,7 @@
 //! the record is part of that commit. `STROKESEG_GOLDEN_BIN=PATH` runs another build of the
 //! binary instead (how the record was made with the build before the move).
 
-use super::util::{s, Out};
+use super::util::{output, s, Out};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 
@@ -20,19 +20,13 @@ const RECORD: &str = "tests/it/golden/demo_segment.json";
 fn strokeseg(args: &[&str]) -> Out {
     let bin = std::env::var_os("STROKESEG_GOLDEN_BIN")
         .unwrap_or_else(|| env!("CARGO_BIN_EXE_strokeseg").into());
-    let o = std::process::Command::new(bin)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env_remove("STROKESEG_MODEL")
-        .env_remove("STROKESEG_DEVICE")
-        .env_remove("STROKESEG_ENGINE")
-        .output()
-        .expect("run strokeseg");
-    Out {
-        code: o.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
-    }
+    output(
+        std::process::Command::new(bin)
+            .args(args)
+            .env_remove("STROKESEG_MODEL")
+            .env_remove("STROKESEG_DEVICE")
+            .env_remove("STROKESEG_ENGINE"),
+    )
 }
 
 /// FNV-1a, 64 bits: a stable fingerprint for the record (not a security measure; written here

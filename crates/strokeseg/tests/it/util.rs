@@ -15,11 +15,12 @@ pub struct Out {
 
 /// Runs the binary; arguments may be any OS strings (non-UTF-8 paths included).
 pub fn strokeseg<A: AsRef<std::ffi::OsStr>>(args: &[A]) -> Out {
-    let o = Command::new(env!("CARGO_BIN_EXE_strokeseg"))
-        .args(args)
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("run strokeseg");
+    output(Command::new(env!("CARGO_BIN_EXE_strokeseg")).args(args))
+}
+
+/// Runs `cmd` (without `RUST_LOG`) to the end.
+pub fn output(cmd: &mut Command) -> Out {
+    let o = cmd.env_remove("RUST_LOG").output().expect("run strokeseg");
     Out {
         code: o.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
