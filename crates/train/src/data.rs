@@ -224,3 +224,32 @@ pub fn case_from_study(
         hard_voxels,
     }
 }
+
+/// Every labelled study of `dirs`, in order.
+pub fn discover_all(dirs: &[PathBuf]) -> Result<Vec<CaseRef>, InputError> {
+    let mut v = Vec::new();
+    for d in dirs {
+        v.extend(discover(d)?);
+    }
+    Ok(v)
+}
+
+/// At most `max` studies of `refs`, evenly picked.
+pub fn pick_even(refs: &[CaseRef], max: usize) -> Vec<CaseRef> {
+    let step = (refs.len() as f64 / max.max(1) as f64).max(1.0);
+    (0..refs.len().min(max))
+        .map(|i| refs[(i as f64 * step) as usize].clone())
+        .collect()
+}
+
+/// True when every folder is template-synthetic (a `synth` dataset has a manifest.json;
+/// one made by `synth --implant` holds real backgrounds, so it does not count).
+pub fn all_synthetic(dirs: &[PathBuf]) -> bool {
+    let template_synth =
+        |m: PathBuf| std::fs::read_to_string(m).is_ok_and(|t| !t.contains("synth --implant"));
+    dirs.iter().all(|d| {
+        template_synth(d.join("manifest.json"))
+            || d.parent()
+                .is_some_and(|p| template_synth(p.join("manifest.json")))
+    })
+}

@@ -31,7 +31,7 @@
 //! `adapt_metrics.json`), and also a training run folder (`checkpoints/`, `state.json`,
 //! `train_log.csv`): `--resume` continues an interrupted adaptation.
 
-use super::train::progress;
+use super::training::{progress, stopped};
 use crate::cli::{AdaptArgs, AdaptMode};
 use crate::Status;
 use std::path::{Path, PathBuf};
@@ -42,7 +42,7 @@ use strokeseg_model::{load, run_device, TrainableParts, CONFIG_FILE, WEIGHTS_FIL
 use strokeseg_pipeline::score::{bar, manifests, score_model};
 use strokeseg_pipeline::{Segmenter, OPERATING_POINTS_FILE};
 use strokeseg_report::adapt_card::{adaptation_card, AdaptationCard, HeldOutScores};
-use strokeseg_train::data::{discover_studies, load_study, Case, CaseRef, StudyRef};
+use strokeseg_train::data::{all_synthetic, discover_studies, load_study, Case, CaseRef, StudyRef};
 use strokeseg_train::sampler::PatchConfig;
 use strokeseg_train::subsets::{balanced_order, held_out_count};
 use strokeseg_train::training::checkpoint_dir;
@@ -212,7 +212,7 @@ pub fn run(a: &AdaptArgs) -> anyhow::Result<Status> {
         Ok(c) => c,
         Err(e) => return bad(e),
     };
-    let site_synthetic = super::train::all_synthetic(&a.data);
+    let site_synthetic = all_synthetic(&a.data);
     let mut plan = base_plan.clone();
     plan.training_data = base_plan
         .training_data
@@ -280,7 +280,7 @@ pub fn run(a: &AdaptArgs) -> anyhow::Result<Status> {
         &mut on,
     ) {
         Ok(s) => s,
-        Err(e) => return super::train::stopped(e, &b),
+        Err(e) => return stopped(e, &b),
     };
     b.finish_and_clear();
     // the model folder: best weights beside the plan

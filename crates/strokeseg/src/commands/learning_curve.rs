@@ -10,7 +10,7 @@
 //! `test_metrics.json` exists is skipped, an interrupted one continues from its last
 //! checkpoint.
 
-use super::train::{load_all, pick_even, plan_and_config, progress, refs};
+use super::training::{load_all, plan_and_config, progress, stopped};
 use crate::cli::LearningCurveArgs;
 use crate::Status;
 use serde::{Deserialize, Serialize};
@@ -21,6 +21,7 @@ use strokeseg_model::run_device;
 use strokeseg_pipeline::score::{manifests, score_model};
 use strokeseg_pipeline::Segmenter;
 use strokeseg_train::data::CaseRef;
+use strokeseg_train::data::{discover_all, pick_even};
 use strokeseg_train::subsets::{balanced_order, smallest_reaching};
 use strokeseg_train::{train, TrainData};
 
@@ -133,7 +134,7 @@ pub fn run(a: &LearningCurveArgs) -> anyhow::Result<Status> {
     if sizes.is_empty() || sizes[0] == 0 {
         return bad(format!("--sizes {:?}: give positive sizes", a.sizes));
     }
-    let pool = refs(&a.data)?;
+    let pool = discover_all(&a.data)?;
     let largest = *sizes.last().unwrap_or(&0);
     if largest > pool.len() {
         return bad(format!(
@@ -146,10 +147,10 @@ pub fn run(a: &LearningCurveArgs) -> anyhow::Result<Status> {
             pool.len()
         ));
     }
-    let val_refs = pick_even(&refs(&a.val)?, a.hp.max_val);
+    let val_refs = pick_even(&discover_all(&a.val)?, a.hp.max_val);
     let mut test_refs = Vec::new();
     for d in &a.test {
-        let r = refs(std::slice::from_ref(d))?;
+        let r = discover_all(std::slice::from_ref(d))?;
         test_refs.extend(match a.max_test {
             Some(m) => pick_even(&r, m),
             None => r,
@@ -227,7 +228,7 @@ pub fn run(a: &LearningCurveArgs) -> anyhow::Result<Status> {
                 &mut on,
             ) {
                 Ok(s) => s,
-                Err(e) => return super::train::stopped(e, &b),
+                Err(e) => return stopped(e, &b),
             };
             b.finish_and_clear();
             let seg = Segmenter::load(&dir)?;

@@ -16,6 +16,7 @@ mod serve;
 mod study_args;
 mod synth;
 mod train;
+mod training;
 mod validate;
 
 use crate::cli::Command;

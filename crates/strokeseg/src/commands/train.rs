@@ -1,165 +1,19 @@
 //! `strokeseg train`: load and prepare the data, then run the training loop with progress.
 
-use crate::cli::{StreamArgs, TrainArgs, TrainHyper};
+use super::training::{load_all, plan_and_config, progress, stopped};
+use crate::cli::{StreamArgs, TrainArgs};
 use crate::Status;
-use indicatif::ProgressBar;
-use std::path::PathBuf;
 use strokeseg_implant::background::{read_list, BackgroundSpec};
 use strokeseg_implant::{Background, ImplantConfig};
 use strokeseg_infer::Plan;
-use strokeseg_model::{run_device, TrainableParts, UNet3dConfig};
-use strokeseg_preproc::{PrepConfig, CHANNELS};
+use strokeseg_model::{run_device, TrainableParts};
+use strokeseg_pipeline::score::bar;
 use strokeseg_report::card::TrainingCard;
 use strokeseg_synth::dataset::Generator;
 use strokeseg_synth::site::find_site;
-use strokeseg_train::data::{discover, load_case, Case, CaseRef};
-use strokeseg_train::sampler::PatchConfig;
-use strokeseg_train::spacing;
+use strokeseg_train::data::{discover, discover_all, pick_even};
 use strokeseg_train::stream::{CaseSource, ImplantSource, StreamConfig, SynthSource};
-use strokeseg_train::training::Event;
-use strokeseg_train::{train_from, Objective, Start, TrainConfig, TrainData, TrainError};
-
-pub use strokeseg_pipeline::score::bar;
-
-/// Loads every case of `refs`, reporting bad ones and skipping them.
-pub fn load_all(refs: &[CaseRef], plan: &Plan, what: &str) -> (Vec<Case>, usize) {
-    let b = bar(refs.len() as u64, what);
-    let mut out = Vec::new();
-    let mut bad = 0;
-    for r in refs {
-        match load_case(r, &plan.prep, plan.grid_multiple()) {
-            Ok(c) => out.push(c),
-            Err(e) => {
-                b.suspend(|| eprintln!("error: {e} (skipped)"));
-                bad += 1;
-            }
-        }
-        b.inc(1);
-    }
-    b.finish_and_clear();
-    (out, bad)
-}
-
-/// Every labelled study of `dirs`, in order.
-pub fn refs(dirs: &[PathBuf]) -> Result<Vec<CaseRef>, strokeseg_io::InputError> {
-    let mut v = Vec::new();
-    for d in dirs {
-        v.extend(discover(d)?);
-    }
-    Ok(v)
-}
-
-/// True when every folder is template-synthetic (a `synth` dataset has a manifest.json;
-/// one made by `synth --implant` holds real backgrounds, so it does not count).
-pub fn all_synthetic(dirs: &[PathBuf]) -> bool {
-    let template_synth =
-        |m: PathBuf| std::fs::read_to_string(m).is_ok_and(|t| !t.contains("synth --implant"));
-    dirs.iter().all(|d| {
-        template_synth(d.join("manifest.json"))
-            || d.parent()
-                .is_some_and(|p| template_synth(p.join("manifest.json")))
-    })
-}
-
-/// Plan and schedule from the flags; the target spacing is planned from `train_refs`' headers
-/// unless `--spacing` was given. `Err` is a message for the user (bad input).
-pub fn plan_and_config(
-    hp: &TrainHyper,
-    data: &[PathBuf],
-    train_refs: &[CaseRef],
-) -> Result<(Plan, TrainConfig), String> {
-    if !(hp.spacing.is_empty() || hp.spacing.len() == 3) || hp.patch.len() != 3 {
-        return Err("--spacing and --patch take three comma-separated values".into());
-    }
-    if hp.spacing.iter().any(|s| !(s.is_finite() && *s > 0.0)) {
-        return Err(format!(
-            "--spacing {:?}: values must be positive",
-            hp.spacing
-        ));
-    }
-    let model = UNet3dConfig::new()
-        .with_base_channels(hp.base_channels)
-        .with_depth(hp.depth)
-        .with_seed(hp.seed);
-    model.validate().map_err(|e| e.to_string())?;
-    let mult = model.size_multiple();
-    let patch = [hp.patch[0], hp.patch[1], hp.patch[2]];
-    if (0..3).any(|i| patch[i] == 0 || patch[i] % mult[i] != 0) {
-        return Err(format!(
-            "--patch {patch:?} must be a multiple of {mult:?} for depth {}",
-            hp.depth
-        ));
-    }
-    let (spacing_mm, spacing_plan) = if hp.spacing.len() == 3 {
-        let sp = [hp.spacing[0], hp.spacing[1], hp.spacing[2]];
-        (sp, spacing::given(sp))
-    } else {
-        match spacing::plan_from_cases(train_refs) {
-            Some(x) => x,
-            None => {
-                let sp = PrepConfig::default().spacing_mm;
-                if train_refs.is_empty() {
-                    tracing::warn!(
-                        "no --data studies to plan the target spacing from: {sp:?} mm (the default; --spacing sets it)"
-                    );
-                } else {
-                    tracing::warn!(
-                        "no training study has a readable NIfTI DWI header; spacing {sp:?} (the default)"
-                    );
-                }
-                let mut p = spacing::given(sp);
-                p.method = "default (no readable headers)".into();
-                (sp, p)
-            }
-        }
-    };
-    for s in spacing_plan.skipped.iter().take(5) {
-        tracing::warn!("spacing planning skipped {s}");
-    }
-    tracing::info!(
-        "target spacing {spacing_mm:?} mm ({}, {} studies)",
-        spacing_plan.method,
-        spacing_plan.studies
-    );
-    let plan = Plan {
-        prep: PrepConfig {
-            spacing_mm,
-            ..PrepConfig::default()
-        },
-        model,
-        window: [32.max(patch[0]), 128.max(patch[1]), 128.max(patch[2])],
-        channels: CHANNELS.iter().map(|s| (*s).to_string()).collect(),
-        training_data: data.iter().map(|d| d.display().to_string()).collect(),
-        synthetic_only: all_synthetic(data),
-        spacing_plan: Some(spacing_plan),
-    };
-    let cfg = TrainConfig {
-        epochs: hp.epochs,
-        steps_per_epoch: hp.steps_per_epoch,
-        batch_size: hp.batch,
-        lr: hp.lr,
-        warmup_steps: (hp.steps_per_epoch * hp.epochs / 20).clamp(1, 500),
-        patch: PatchConfig {
-            size: patch,
-            hard_negative_fraction: hp.hard_negatives,
-            ..PatchConfig::default()
-        },
-        seed: hp.seed,
-        patience: None,
-        objective: Objective::Supervised,
-        source_weights: Vec::new(),
-        stream: None,
-    };
-    Ok((plan, cfg))
-}
-
-/// At most `max` studies of `refs`, evenly picked.
-pub fn pick_even(refs: &[CaseRef], max: usize) -> Vec<CaseRef> {
-    let step = (refs.len() as f64 / max.max(1) as f64).max(1.0);
-    (0..refs.len().min(max))
-        .map(|i| refs[(i as f64 * step) as usize].clone())
-        .collect()
-}
+use strokeseg_train::{train_from, Start, TrainData};
 
 /// Seconds of every epoch in a run's `train_log.csv` (its last column), summed.
 fn log_seconds(path: &std::path::Path) -> f64 {
@@ -169,53 +23,6 @@ fn log_seconds(path: &std::path::Path) -> f64 {
         .skip(1)
         .filter_map(|l| l.rsplit(',').next()?.trim().parse::<f64>().ok())
         .sum()
-}
-
-/// The exit of a training run that stopped with `e`: a mistake in the user's input is
-/// printed and gives exit code 2; anything else is an internal error (exit code 1).
-pub fn stopped(e: TrainError, bar: &ProgressBar) -> anyhow::Result<Status> {
-    bar.finish_and_clear();
-    if e.is_user_error() {
-        eprintln!("error: {e}");
-        Ok(Status::BadInput)
-    } else {
-        Err(e.into())
-    }
-}
-
-/// A progress bar over training steps and the event handler that drives it (per-epoch lines
-/// on stderr).
-pub fn progress(total_steps: usize, what: &str) -> (ProgressBar, impl FnMut(Event<'_>)) {
-    let b = bar(total_steps as u64, what);
-    let b2 = b.clone();
-    let mut recent = Vec::new();
-    let on = move |e: Event<'_>| match e {
-        Event::Step(step, loss) => {
-            recent.push(loss);
-            if recent.len() > 20 {
-                recent.remove(0);
-            }
-            b2.set_position(step as u64);
-            b2.set_message(format!(
-                "loss {:.3}",
-                recent.iter().sum::<f32>() / recent.len() as f32
-            ));
-        }
-        Event::Epoch(s) => {
-            let (l, d) = s.history.last().copied().unwrap_or_default();
-            b2.suspend(|| {
-                if d.is_nan() {
-                    eprintln!("epoch {:>3}: train loss {l:.4} (no validation)", s.epoch);
-                    return;
-                }
-                eprintln!(
-                    "epoch {:>3}: train loss {l:.4}, val {d:.3} (best {:.3} @ {})",
-                    s.epoch, s.best_dice, s.best_epoch
-                )
-            });
-        }
-    };
-    (b, on)
 }
 
 /// Per-source weights from `--weight` (aligned with `--data`), keyed by the sources' site
@@ -344,8 +151,8 @@ fn implant_backgrounds(s: &StreamArgs) -> Result<(Vec<Background>, Status), Stri
 /// Runs `train`.
 /// Runs `train`.
 pub fn run(a: &TrainArgs) -> anyhow::Result<Status> {
-    let train_refs = refs(&a.data)?;
-    let val_refs = refs(&a.val)?;
+    let train_refs = discover_all(&a.data)?;
+    let val_refs = discover_all(&a.val)?;
     let (mut plan, mut cfg) = match plan_and_config(&a.hp, &a.data, &train_refs) {
         Ok(x) => x,
         Err(e) => {
