@@ -39,6 +39,10 @@ pub struct TrainingCard {
     pub lr: f64,
     /// Share of hard-negative patches.
     pub hard_negatives: f64,
+    /// Share of lesion-centred patches drawn lesion by lesion.
+    pub lesion_sampling: f64,
+    /// Trained on peak-normalised labels.
+    pub peak_labels: bool,
     /// Where the network ran (device and backend).
     pub device: String,
     /// Epochs and steps completed.
@@ -110,6 +114,16 @@ pub fn training_card(c: &TrainingCard) -> String {
     );
     let _ = writeln!(
         s,
+        "- lesion-centred patches drawn lesion by lesion: share {}; labels: {}",
+        c.lesion_sampling,
+        if c.peak_labels {
+            "peak-normalised (a sub-voxel lesion is 1 at its centre)"
+        } else {
+            "lesion fraction per voxel"
+        }
+    );
+    let _ = writeln!(
+        s,
         "- {} epochs, {} steps, {:.1} h on {}{}",
         c.epochs,
         c.steps,
@@ -160,6 +174,8 @@ mod tests {
             batch: 2,
             lr: 1e-3,
             hard_negatives: 0.5,
+            lesion_sampling: 0.5,
+            peak_labels: true,
             device: "cpu".into(),
             epochs: 3,
             steps: 300,
@@ -179,6 +195,7 @@ mod tests {
         assert!(s.contains("`a` 2"));
         assert!(s.contains("2.0 h on cpu"), "{s}");
         assert!(s.contains("best validation Dice 0.420 at epoch 2"));
+        assert!(s.contains("drawn lesion by lesion: share 0.5; labels: peak-normalised"));
         assert!(s.contains("Operating points: none yet"));
         let real = training_card(&card(false));
         assert!(!real.contains("synthetic data only"));

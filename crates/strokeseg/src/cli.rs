@@ -621,6 +621,18 @@ pub struct TrainHyper {
     /// network makes its confident false calls on real brains. 0 samples the brain uniformly.
     #[arg(long, default_value_t = 0.0, value_parser = unit_interval)]
     pub hard_negatives: f64,
+    /// Share (0–1) of the lesion-centred patches whose centre is drawn lesion by lesion (a
+    /// lesion uniformly, then one of its voxels) instead of voxel by voxel, so a lesion of a
+    /// few voxels is trained on as often as a large infarct in the same study. 0: voxel by
+    /// voxel, as before.
+    #[arg(long, default_value_t = 0.0, value_parser = unit_interval)]
+    pub lesion_sampling: f64,
+    /// Train on peak-normalised labels: a lesion too small to fill one voxel of the working
+    /// grid gets the label 1 at its most lesion-like voxel (its partial-volume rim scaled
+    /// alike) instead of a fraction the network would learn to answer below the mask
+    /// threshold. Lesions that fill a voxel are unchanged; validation keeps the fractions.
+    #[arg(long)]
+    pub peak_labels: bool,
 }
 
 /// A number in [0, 1] (a share), for clap.

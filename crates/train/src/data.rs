@@ -55,6 +55,7 @@ pub fn load_study(
         hard_voxels: hard_voxels(&p.input, &label),
         label,
         lesion_voxels: Vec::new(),
+        lesion_components: Vec::new(),
         brain_voxels: brain_voxels(&p),
         has_lesion: false,
         input: p.input,
@@ -98,9 +99,12 @@ pub struct Case {
     pub input: Array4<f32>,
     /// Lesion fraction per voxel [D, H, W].
     pub label: Array3<f32>,
-    /// Voxels with label ≥ 0.25 ([d, h, w]), for lesion-centred patches (low enough that
-    /// sub-voxel lesions are sampled too).
+    /// Voxels with label ≥ [`crate::lesions::CENTRE_LABEL`] ([d, h, w]), for lesion-centred
+    /// patches drawn voxel by voxel.
     pub lesion_voxels: Vec<[usize; 3]>,
+    /// Patch centres lesion by lesion ([`crate::lesions::centres`]): every connected
+    /// component of the label, however small, has at least one.
+    pub lesion_components: Vec<Vec<[usize; 3]>>,
     /// Brain voxels (sub-sampled) for background patches.
     pub brain_voxels: Vec<[usize; 3]>,
     /// Hard negatives ([d, h, w], sub-sampled): voxels whose normalised DWI is at least
@@ -206,22 +210,49 @@ pub fn case_from_study(
             }
         });
     }
-    let lesion_voxels: Vec<[usize; 3]> = label
-        .indexed_iter()
-        .filter(|(_, &v)| v >= 0.25)
-        .map(|((a, b, c), _)| [a, b, c])
-        .collect();
     let brain_voxels = brain_voxels(&p);
     let hard_voxels = hard_voxels(&p.input, &label);
-    Case {
+    let mut case = Case {
         id: id.to_string(),
         site: site.to_string(),
         input: p.input,
         has_lesion: mask.count() > 0,
         label,
-        lesion_voxels,
+        lesion_voxels: Vec::new(),
+        lesion_components: Vec::new(),
         brain_voxels,
         hard_voxels,
+    };
+    case.index_lesions(false);
+    case
+}
+
+impl Case {
+    /// Peak-normalises the label ([`crate::lesions::peak_normalise`]: a small lesion's most
+    /// lesion-like voxel becomes 1) and re-indexes the lesion voxels. For training cases when
+    /// [`crate::sampler::PatchConfig::peak_labels`] is set; validation keeps lesion fractions.
+    pub fn use_peak_labels(&mut self) {
+        self.index_lesions(true);
+    }
+
+    /// Re-indexes the lesion voxels after a test changed the label.
+    #[cfg(test)]
+    pub(crate) fn index_lesions_for_test(&mut self) {
+        self.index_lesions(false);
+    }
+
+    fn index_lesions(&mut self, peak: bool) {
+        let comps = crate::lesions::components(&self.label);
+        if peak {
+            crate::lesions::peak_normalise(&mut self.label, &comps);
+        }
+        self.lesion_voxels = self
+            .label
+            .indexed_iter()
+            .filter(|(_, &v)| v >= crate::lesions::CENTRE_LABEL)
+            .map(|((a, b, c), _)| [a, b, c])
+            .collect();
+        self.lesion_components = crate::lesions::centres(&self.label, &comps);
     }
 }
 

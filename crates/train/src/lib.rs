@@ -10,6 +10,7 @@
 
 pub mod data;
 mod error;
+pub mod lesions;
 pub mod sampler;
 pub mod spacing;
 pub mod stream;

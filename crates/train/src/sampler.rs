@@ -30,6 +30,17 @@ pub struct PatchConfig {
     /// written before it existed.
     #[serde(default)]
     pub hard_negative_fraction: f64,
+    /// Share of the lesion-centred patches whose centre is drawn lesion by lesion (a connected
+    /// component uniformly, then one of its voxels, [`crate::data::Case::lesion_components`])
+    /// rather than voxel by voxel, so a lesion of a few voxels is centred as often as a large
+    /// infarct beside it. 0 in configs written before it existed.
+    #[serde(default)]
+    pub component_share: f64,
+    /// Train on peak-normalised labels ([`crate::lesions::peak_normalise`]): a lesion too
+    /// small to fill one voxel of the working grid is still a lesion at its centre. Applied to
+    /// training cases, not validation cases. Off in configs written before it existed.
+    #[serde(default)]
+    pub peak_labels: bool,
 }
 
 /// DWI z-score (the model's normalised DWI channel) from which normal tissue counts as a hard
@@ -44,6 +55,8 @@ impl Default for PatchConfig {
             augment: true,
             adc_dropout: 0.2,
             hard_negative_fraction: 0.0,
+            component_share: 0.0,
+            peak_labels: false,
         }
     }
 }
@@ -54,34 +67,9 @@ pub fn sample_patch<R: Rng>(
     case: &Case,
     cfg: &PatchConfig,
 ) -> (Array4<f32>, Array3<f32>) {
-    let (nc, nd, nh, nw) = case.input.dim();
+    let (nc, _, _, _) = case.input.dim();
     let [pd, ph, pw] = cfg.size;
-    let lesion = !case.lesion_voxels.is_empty() && rng.random_bool(cfg.lesion_fraction);
-    let centre: [f64; 3] = if lesion {
-        let v = case.lesion_voxels[rng.random_range(0..case.lesion_voxels.len())];
-        // jitter so the lesion is not always dead centre
-        [
-            v[0] as f64 + rng.random_range(-(pd as f64) / 4.0..=pd as f64 / 4.0),
-            v[1] as f64 + rng.random_range(-(ph as f64) / 4.0..=ph as f64 / 4.0),
-            v[2] as f64 + rng.random_range(-(pw as f64) / 4.0..=pw as f64 / 4.0),
-        ]
-    } else if cfg.hard_negative_fraction > 0.0
-        && !case.hard_voxels.is_empty()
-        && rng.random_bool(cfg.hard_negative_fraction.clamp(0.0, 1.0))
-    {
-        let v = case.hard_voxels[rng.random_range(0..case.hard_voxels.len())];
-        // less jitter than for lesions: the bright tissue should stay in the patch
-        [
-            v[0] as f64 + rng.random_range(-(pd as f64) / 8.0..=pd as f64 / 8.0),
-            v[1] as f64 + rng.random_range(-(ph as f64) / 8.0..=ph as f64 / 8.0),
-            v[2] as f64 + rng.random_range(-(pw as f64) / 8.0..=pw as f64 / 8.0),
-        ]
-    } else if !case.brain_voxels.is_empty() {
-        let v = case.brain_voxels[rng.random_range(0..case.brain_voxels.len())];
-        [v[0] as f64, v[1] as f64, v[2] as f64]
-    } else {
-        [nd as f64 / 2.0, nh as f64 / 2.0, nw as f64 / 2.0]
-    };
+    let centre = patch_centre(rng, case, cfg);
     let (angle, scale, flip) = if cfg.augment {
         (
             rng.random_range(-15.0f64..15.0).to_radians(),
@@ -120,6 +108,51 @@ pub fn sample_patch<R: Rng>(
         augment_intensity(rng, &mut input, cfg.adc_dropout);
     }
     (input, target)
+}
+
+/// The centre of the next patch ([d, h, w], on the case's grid): a lesion (voxel by voxel, or
+/// lesion by lesion for [`PatchConfig::component_share`]) with jitter, a hard negative, or a
+/// brain voxel.
+fn patch_centre<R: Rng>(rng: &mut R, case: &Case, cfg: &PatchConfig) -> [f64; 3] {
+    let (_, nd, nh, nw) = case.input.dim();
+    let [pd, ph, pw] = cfg.size;
+    let by_lesions = cfg.component_share > 0.0 && !case.lesion_components.is_empty();
+    let lesion =
+        (by_lesions || !case.lesion_voxels.is_empty()) && rng.random_bool(cfg.lesion_fraction);
+    // (no draw when component_share is 0, so older runs sample exactly as before)
+    let by_component = lesion
+        && by_lesions
+        && (case.lesion_voxels.is_empty() || rng.random_bool(cfg.component_share.clamp(0.0, 1.0)));
+    if lesion {
+        let v = if by_component {
+            let comp = &case.lesion_components[rng.random_range(0..case.lesion_components.len())];
+            comp[rng.random_range(0..comp.len())]
+        } else {
+            case.lesion_voxels[rng.random_range(0..case.lesion_voxels.len())]
+        };
+        // jitter so the lesion is not always dead centre
+        [
+            v[0] as f64 + rng.random_range(-(pd as f64) / 4.0..=pd as f64 / 4.0),
+            v[1] as f64 + rng.random_range(-(ph as f64) / 4.0..=ph as f64 / 4.0),
+            v[2] as f64 + rng.random_range(-(pw as f64) / 4.0..=pw as f64 / 4.0),
+        ]
+    } else if cfg.hard_negative_fraction > 0.0
+        && !case.hard_voxels.is_empty()
+        && rng.random_bool(cfg.hard_negative_fraction.clamp(0.0, 1.0))
+    {
+        let v = case.hard_voxels[rng.random_range(0..case.hard_voxels.len())];
+        // less jitter than for lesions: the bright tissue should stay in the patch
+        [
+            v[0] as f64 + rng.random_range(-(pd as f64) / 8.0..=pd as f64 / 8.0),
+            v[1] as f64 + rng.random_range(-(ph as f64) / 8.0..=ph as f64 / 8.0),
+            v[2] as f64 + rng.random_range(-(pw as f64) / 8.0..=pw as f64 / 8.0),
+        ]
+    } else if !case.brain_voxels.is_empty() {
+        let v = case.brain_voxels[rng.random_range(0..case.brain_voxels.len())];
+        [v[0] as f64, v[1] as f64, v[2] as f64]
+    } else {
+        [nd as f64 / 2.0, nh as f64 / 2.0, nw as f64 / 2.0]
+    }
 }
 
 fn augment_intensity<R: Rng>(rng: &mut R, input: &mut Array4<f32>, adc_dropout: f64) {
@@ -185,23 +218,84 @@ mod tests {
                 input[[1, z, y, x]] = 0.4;
             }
         }
-        let lesion_voxels = label
+        let lesion_voxels: Vec<[usize; 3]> = label
             .indexed_iter()
             .filter(|(_, &v)| v >= 0.5)
             .map(|((a, b, c), _)| [a, b, c])
             .collect();
         let brain_voxels = vec![[10, 40, 40], [5, 20, 60]];
         let hard_voxels = crate::data::hard_voxels(&input, &label);
+        let lesion_components = vec![lesion_voxels.clone()];
         Case {
             id: "t".into(),
             site: "s".into(),
             input,
             label,
             lesion_voxels,
+            lesion_components,
             brain_voxels,
             hard_voxels,
             has_lesion: true,
         }
+    }
+
+    /// `case()` with a second lesion far from the first: one voxel a fifth filled, below the
+    /// voxel-by-voxel centre threshold.
+    fn case_with_tiny_lesion(peak_labels: bool) -> Case {
+        let mut c = case();
+        c.label[[4, 66, 12]] = 0.2;
+        if peak_labels {
+            c.use_peak_labels();
+        } else {
+            c.index_lesions_for_test();
+        }
+        c
+    }
+
+    /// Share of `n` lesion-centred patches centred on the tiny lesion (within the jitter).
+    fn tiny_share(c: &Case, component_share: f64, n: usize) -> f64 {
+        let cfg = PatchConfig {
+            lesion_fraction: 1.0,
+            component_share,
+            ..Default::default()
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let hits = (0..n)
+            .filter(|_| {
+                let p = patch_centre(&mut rng, c, &cfg);
+                (p[0] - 4.0).abs() <= 4.0
+                    && (p[1] - 66.0).abs() <= 16.0
+                    && (p[2] - 12.0).abs() <= 16.0
+            })
+            .count();
+        hits as f64 / n as f64
+    }
+
+    #[test]
+    fn lesion_by_lesion_sampling_centres_tiny_lesions_as_often_as_large_ones() {
+        let c = case_with_tiny_lesion(false);
+        assert_eq!(c.lesion_components.len(), 2);
+        // components come in scan order: the tiny lesion (slice 4) first
+        assert_eq!(c.lesion_components[0], vec![[4, 66, 12]]);
+        assert!(!c.lesion_voxels.contains(&[4, 66, 12]));
+        // voxel by voxel the tiny lesion is never a centre
+        assert_eq!(tiny_share(&c, 0.0, 100), 0.0);
+        // lesion by lesion it is half of them
+        let share = tiny_share(&c, 1.0, 400);
+        assert!((0.4..0.6).contains(&share), "{share}");
+        // half and half: a quarter
+        let share = tiny_share(&c, 0.5, 400);
+        assert!((0.15..0.35).contains(&share), "{share}");
+    }
+
+    #[test]
+    fn peak_labels_make_a_tiny_lesion_a_full_lesion_at_its_centre() {
+        let c = case_with_tiny_lesion(true);
+        assert_eq!(c.label[[4, 66, 12]], 1.0);
+        assert_eq!(c.label[[10, 30, 50]], 1.0, "the large lesion is unchanged");
+        assert!(c.lesion_voxels.contains(&[4, 66, 12]));
+        let plain = case_with_tiny_lesion(false);
+        assert_eq!(plain.label[[4, 66, 12]], 0.2, "fractions unless asked");
     }
 
     #[test]

@@ -397,12 +397,18 @@ impl Feed {
         cfg: StreamConfig,
         step: usize,
         plan: &'env Plan,
+        peak_labels: bool,
     ) -> Feed {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         scope.spawn(move || {
             let multiple = plan.grid_multiple();
             for index in cfg.order_from(step) {
-                let case = source.case(index, &plan.prep, multiple);
+                let case = source.case(index, &plan.prep, multiple).map(|mut c| {
+                    if peak_labels {
+                        c.use_peak_labels();
+                    }
+                    c
+                });
                 if tx.send((index, case)).is_err() {
                     return; // the run is over
                 }
@@ -574,7 +580,9 @@ pub fn train_from(
             Some(sc) => data
                 .streams
                 .iter()
-                .map(|&source| Feed::start(scope, source, sc, state.step, plan))
+                .map(|&source| {
+                    Feed::start(scope, source, sc, state.step, plan, cfg.patch.peak_labels)
+                })
                 .collect(),
             None => Vec::new(),
         };

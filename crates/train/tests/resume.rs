@@ -31,7 +31,7 @@ fn case(seed: usize) -> Case {
             label[[z, y, x]] = 1.0;
         }
     }
-    let lesion_voxels = label
+    let lesion_voxels: Vec<[usize; 3]> = label
         .indexed_iter()
         .filter(|(_, &v)| v > 0.5)
         .map(|((a, b, c), _)| [a, b, c])
@@ -41,6 +41,7 @@ fn case(seed: usize) -> Case {
         site: "s".into(),
         input,
         label,
+        lesion_components: vec![lesion_voxels.clone()],
         lesion_voxels,
         brain_voxels: vec![[4, 16, 16], [3, 10, 20]],
         hard_voxels: Vec::new(),

@@ -178,8 +178,13 @@ pub fn run(a: &LearningCurveArgs) -> anyhow::Result<Status> {
     let (cases, val_cases) = if sizes.iter().all(|&n| done(n)) {
         (Vec::new(), Vec::new())
     } else {
-        let (c, b1) = load_all(&chosen, &plan, "loading training studies");
-        let (v, b2) = load_all(&val_refs, &plan, "loading validation studies");
+        let (c, b1) = load_all(
+            &chosen,
+            &plan,
+            cfg.patch.peak_labels,
+            "loading training studies",
+        );
+        let (v, b2) = load_all(&val_refs, &plan, false, "loading validation studies");
         bad_inputs += b1 + b2;
         if v.is_empty() {
             return bad("no usable validation studies".into());

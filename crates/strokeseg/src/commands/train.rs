@@ -259,9 +259,14 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Status> {
         },
         None => None,
     };
-    let (train_cases, bad_t) = load_all(&train_refs, &plan, "loading training studies");
+    let (train_cases, bad_t) = load_all(
+        &train_refs,
+        &plan,
+        cfg.patch.peak_labels,
+        "loading training studies",
+    );
     let val_pick = pick_even(&val_refs, a.hp.max_val);
-    let (val_cases, bad_v) = load_all(&val_pick, &plan, "loading validation studies");
+    let (val_cases, bad_v) = load_all(&val_pick, &plan, false, "loading validation studies");
     if (train_cases.is_empty() && streams.is_empty()) || val_cases.is_empty() {
         eprintln!("error: no usable training or validation studies");
         return Ok(Status::BadInput);
@@ -322,6 +327,8 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Status> {
         batch: cfg.batch_size,
         lr: cfg.lr,
         hard_negatives: cfg.patch.hard_negative_fraction,
+        lesion_sampling: cfg.patch.component_share,
+        peak_labels: cfg.patch.peak_labels,
         device: strokeseg_model::run_device_choice().to_string(),
         epochs: state.epoch,
         steps: state.step,

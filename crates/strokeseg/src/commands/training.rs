@@ -16,14 +16,25 @@ use strokeseg_train::spacing;
 use strokeseg_train::training::Event;
 use strokeseg_train::{Objective, TrainConfig, TrainError};
 
-/// Loads every case of `refs`, reporting bad ones and skipping them.
-pub fn load_all(refs: &[CaseRef], plan: &Plan, what: &str) -> (Vec<Case>, usize) {
+/// Loads every case of `refs`, reporting bad ones and skipping them; `peak_labels`: as
+/// training cases with [`PatchConfig::peak_labels`] (validation cases keep lesion fractions).
+pub fn load_all(
+    refs: &[CaseRef],
+    plan: &Plan,
+    peak_labels: bool,
+    what: &str,
+) -> (Vec<Case>, usize) {
     let b = bar(refs.len() as u64, what);
     let mut out = Vec::new();
     let mut bad = 0;
     for r in refs {
         match load_case(r, &plan.prep, plan.grid_multiple()) {
-            Ok(c) => out.push(c),
+            Ok(mut c) => {
+                if peak_labels {
+                    c.use_peak_labels();
+                }
+                out.push(c);
+            }
             Err(e) => {
                 b.suspend(|| eprintln!("error: {e} (skipped)"));
                 bad += 1;
@@ -116,6 +127,8 @@ pub fn plan_and_config(
         patch: PatchConfig {
             size: patch,
             hard_negative_fraction: hp.hard_negatives,
+            component_share: hp.lesion_sampling,
+            peak_labels: hp.peak_labels,
             ..PatchConfig::default()
         },
         seed: hp.seed,
