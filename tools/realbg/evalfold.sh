@@ -1,7 +1,7 @@
 #!/bin/bash
 # Evaluates one fold model: packs runs/fold-X into a model folder, calibrates it on data that
 # holds real negatives of its own training backgrounds, then scores the fold's held-out real
-# studies (the originals) and the implants into them.
+# studies (the originals) and the implants into them, and the held-out synthetic test.
 # Usage: bash tools/realbg/evalfold.sh A   (ADS peer CSVs: $R/ads-peer/ads1.csv, ads2.csv with id,site,dwi,b0,adc,mask)
 set -u
 fold=$1
@@ -37,6 +37,11 @@ if [ ${#test_bg[@]} -gt 0 ]; then
   $B -q validate --model $m --data $R/test-orig-$fold --out $m/eval-real-heldout
   imp=(); for bg in "${test_bg[@]}"; do imp+=(--data $D/implant/$bg); done
   [ -z "${SKIP_IMPLANT:-}" ] && $B -q validate --model $m "${imp[@]}" --max 8 --out $m/eval-implant-heldout
+fi
+# The held-out template-synthetic test (gen.sh's synth-test, seed 300), unless SKIP_SYNTH is set.
+if [ -z "${SKIP_SYNTH:-}" ]; then
+  st=(); for s in a b c d e; do st+=(--data $D/synth-test/site-$s); done
+  $B -q validate --model $m "${st[@]}" --out $m/eval-synth-test
 fi
 case $fold in A) ads=ads1;; B) ads=ads2;; *) ads="";; esac
 [ -n "$ads" ] && $B -q validate --model $m --data $R/ads-peer/$ads.csv --out $m/eval-ads-peer
