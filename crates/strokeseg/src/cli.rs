@@ -533,8 +533,10 @@ pub struct TrainArgs {
     #[arg(long)]
     pub resume: bool,
     /// Start from this model's weights (a model folder with plan.json, or a training run)
-    /// instead of fresh ones: its network, target spacing and window are kept, so
-    /// --base-channels, --depth and --spacing are ignored. The new plan records it.
+    /// instead of fresh ones: its network and window are kept, so --base-channels and
+    /// --depth are ignored; its target spacing too, unless --spacing is given (the weights
+    /// are then fine-tuned on that grid, e.g. thinner slices for small lesions). The new plan
+    /// records it.
     #[arg(long, value_name = "DIR")]
     pub init: Option<PathBuf>,
     /// Sampling weight of each --data source, in the same order (default 1 each): a patch

@@ -89,6 +89,16 @@ fn init_plan(
     p.training_data
         .push(format!("initialised from {}", dir.display()));
     p.synthetic_only = plan.synthetic_only && base.synthetic_only;
+    if a.hp.spacing.len() == 3 {
+        // a convolution's weights do not depend on the grid they run on, so the base model can
+        // be fine-tuned on another spacing; the plan records the one this run trains on
+        p.prep.spacing_mm = plan.prep.spacing_mm;
+        p.spacing_plan.clone_from(&plan.spacing_plan);
+        p.training_data.push(format!(
+            "target spacing {:?} mm (the base model's: {:?} mm)",
+            plan.prep.spacing_mm, base.prep.spacing_mm
+        ));
+    }
     Ok((p, model))
 }
 

@@ -266,6 +266,48 @@ fn train_on_studies_made_on_the_fly_without_a_dataset_on_disk() {
     assert!(!names.iter().any(|n| n.starts_with("sub-")), "{names:?}");
 }
 
+/// `--init` keeps the base model's network and grid; `--init` with `--spacing` keeps the
+/// network and fine-tunes it on the given grid, and the plan says so.
+#[test]
+fn init_keeps_the_network_and_takes_a_new_spacing_only_when_given() {
+    let d = tempfile::tempdir().unwrap();
+    let (tr, va) = (d.path().join("train"), d.path().join("val"));
+    dataset(&tr, 2, 1);
+    dataset(&va, 2, 2);
+    let base = d.path().join("base");
+    let common = ["--data", s(&tr), "--val", s(&va), "--max-val", "1"];
+    let mut a = common.to_vec();
+    a.extend_from_slice(&["--out", s(&base), "--spacing", "3,3,3"]);
+    let out = train_tiny(&a, "1");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let plan = |m: &Path| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(m.join("plan.json")).unwrap()).unwrap()
+    };
+    for (name, spacing, want) in [("kept", None, 3.0), ("thin", Some("3,3,1.5"), 1.5)] {
+        let m = d.path().join(name);
+        let mut a = common.to_vec();
+        a.extend_from_slice(&["--out", s(&m), "--init", s(&base)]);
+        if let Some(sp) = spacing {
+            a.extend_from_slice(&["--spacing", sp]);
+        }
+        let out = train_tiny(&a, "1");
+        assert_eq!(out.code, 0, "{name}: {}", out.stderr);
+        let p = plan(&m);
+        assert_eq!(p["prep"]["spacing_mm"][2], want, "{name}: {p}");
+        assert_eq!(
+            p["model"],
+            plan(&base)["model"],
+            "{name}: the network is kept"
+        );
+        let data = p["training_data"].to_string();
+        assert_eq!(
+            data.contains("the base model's: [3.0, 3.0, 3.0] mm"),
+            spacing.is_some(),
+            "{name}: {data}"
+        );
+    }
+}
+
 #[test]
 fn a_bad_on_the_fly_source_is_a_user_error() {
     let d = tempfile::tempdir().unwrap();
