@@ -678,6 +678,37 @@ mod tests {
         );
         assert!((crate::patient_score(&lesions) - 0.8).abs() < 1e-6);
     }
+
+    #[test]
+    fn deciding_candidate_is_the_best_scored_and_knows_whether_the_mask_shows_it() {
+        // A faint 3-voxel candidate (0.45) that never reaches the mask's 0.5, and a 2-voxel
+        // lesion at 0.6 that does but scores (0.6 + 0.6 + 0) / 3 = 0.4: the faint one decides.
+        let probs = vol([12, 6, 6], [1.0; 3], |v| match v {
+            [1, 1, 1] | [2, 1, 1] | [3, 1, 1] => 0.45,
+            [8, 2, 2] | [9, 2, 2] => 0.6,
+            _ => 0.0,
+        });
+        let cand_cfg = crate::candidate_config(&LesionConfig::default());
+        let (cmask, cands) = find_lesions(&probs, None, &ident, &cand_cfg);
+        let (kept, lesions) = find_lesions(&probs, None, &ident, &LesionConfig::default());
+        assert_eq!((cands.len(), lesions.len()), (2, 1));
+        let (c, in_mask) = crate::deciding_candidate(&cands, &cmask, &kept).unwrap();
+        assert!((c.score - 0.45).abs() < 1e-6 && !in_mask, "{c:?}");
+        // A confident lesion of three voxels beside a faint voxel: the shown lesion decides.
+        let strong = vol([12, 6, 6], [1.0; 3], |v| match v {
+            [1, 1, 1] => 0.3,
+            [8, 2, 2] | [9, 2, 2] | [10, 2, 2] => 0.9,
+            _ => 0.0,
+        });
+        let (cmask, cands) = find_lesions(&strong, None, &ident, &cand_cfg);
+        let (kept, _) = find_lesions(&strong, None, &ident, &LesionConfig::default());
+        let (c, in_mask) = crate::deciding_candidate(&cands, &cmask, &kept).unwrap();
+        assert!((c.score - 0.9).abs() < 1e-6 && in_mask, "{c:?}");
+        // Nothing above 0: no deciding candidate.
+        let none = vol([4, 4, 4], [1.0; 3], |_| 0.0);
+        let (cmask, cands) = find_lesions(&none, None, &ident, &cand_cfg);
+        assert!(crate::deciding_candidate(&cands, &cmask, &cmask).is_none());
+    }
 }
 
 #[cfg(test)]

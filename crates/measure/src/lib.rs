@@ -17,7 +17,8 @@ mod mni;
 mod mni_constants;
 
 pub use call::{
-    calibrate, call, candidate_config, patient_score, OperatingPoint, CANDIDATE_THRESHOLD,
+    calibrate, call, candidate_config, deciding_candidate, patient_score, OperatingPoint,
+    CANDIDATE_THRESHOLD,
 };
 pub use lesions::{
     add_signal, call_candidates, find_lesions, is_restricted, keep_restricted, label_lesions,

@@ -10,7 +10,8 @@ use strokeseg_io::nifti_io::{write_mask, write_volume};
 use strokeseg_io::{InputError, Study, StudySpec};
 use strokeseg_measure::{call, LesionConfig};
 use strokeseg_report::json::{
-    Call, CallAt, Files, ModelInfo, PatientCall, Report, Software, StudyInfo, SCHEMA_VERSION,
+    Call, CallAt, DecidingCandidate, Files, ModelInfo, PatientCall, Report, Software, StudyInfo,
+    SCHEMA_VERSION,
 };
 use strokeseg_report::names::{entities, MASK_SUFFIX, PROB_SUFFIX};
 use strokeseg_report::text::with_header;
@@ -130,6 +131,17 @@ pub fn build_report(
             operating_point: op,
             call: headline,
             all_operating_points: all,
+            deciding_candidate: seg.deciding_candidate.as_ref().map(|(c, in_mask)| {
+                DecidingCandidate {
+                    score: c.score,
+                    volume_ml: c.volume_ml,
+                    max_prob: c.max_prob,
+                    centroid_mm: c.centroid_mm,
+                    centroid_voxel: c.centroid_voxel,
+                    region: c.region,
+                    in_lesion_mask: *in_mask,
+                }
+            }),
         },
         total_lesion_volume_ml: seg.lesions.iter().map(|l| l.volume_ml).sum(),
         lesions: seg.lesions.clone(),
@@ -174,13 +186,26 @@ pub fn summary_line(name: &str, r: &Report) -> String {
             l.region.name()
         ),
     };
+    // A positive call that the mask does not show: say where it comes from.
+    let faint = match (&r.patient.deciding_candidate, r.patient.call) {
+        (Some(c), Call::Infarct) if !c.in_lesion_mask => format!(
+            "; the call rests on a candidate below the mask threshold (score {:.2}, {:.2} mL, {} at RAS {:.0}, {:.0}, {:.0} mm)",
+            c.score,
+            c.volume_ml,
+            c.region.name(),
+            c.centroid_mm[0],
+            c.centroid_mm[1],
+            c.centroid_mm[2]
+        ),
+        _ => String::new(),
+    };
     let loc = r
         .location
         .as_ref()
         .map(|l| l.summary.text.as_str())
         .filter(|_| !r.lesions.is_empty())
         .map_or(String::new(), |t| format!("; location: {t}"));
-    format!("{name}: {call}; {les}{loc}")
+    format!("{name}: {call}; {les}{loc}{faint}")
 }
 
 /// File name of the key-image page.
@@ -431,4 +456,95 @@ pub fn write_dataset_description(out: &Path) -> Result<(), PipelineError> {
         std::fs::write(&p, text + "\n").map_err(|e| PipelineError::write(&p, e))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use strokeseg_measure::OperatingPoint;
+    use strokeseg_report::json::Timing;
+
+    /// A report of a healthy-looking study: no lesion in the mask, a given call, and a
+    /// deciding candidate below the mask threshold.
+    fn report(call: Call, in_lesion_mask: bool) -> Report {
+        let op = OperatingPoint {
+            name: "sens99".into(),
+            threshold: 0.2,
+            sensitivity: 0.99,
+            specificity: 0.8,
+            note: None,
+        };
+        Report {
+            schema_version: SCHEMA_VERSION,
+            research_use_only: true,
+            software: Software {
+                name: "strokeseg".into(),
+                version: "0".into(),
+            },
+            study: StudyInfo {
+                input: "x".into(),
+                dims: [1, 1, 1],
+                spacing_mm: [1.0; 3],
+                b_value: None,
+                inputs_used: vec![],
+                sources: serde_json::Value::Null,
+                warnings: vec![],
+            },
+            model: ModelInfo {
+                name: "m".into(),
+                trained_on_synthetic_data_only: false,
+                tta: false,
+                lesion_threshold: 0.5,
+                max_adc_ratio: None,
+                lesions_dropped_not_restricted: 0,
+            },
+            patient: PatientCall {
+                score: 0.4,
+                operating_point: Some(op),
+                call,
+                all_operating_points: vec![],
+                deciding_candidate: Some(DecidingCandidate {
+                    score: 0.4,
+                    volume_ml: 0.05,
+                    max_prob: 0.45,
+                    centroid_mm: [5.2, 18.8, 79.7],
+                    centroid_voxel: [0.0; 3],
+                    region: strokeseg_measure::Region::Supratentorial,
+                    in_lesion_mask,
+                }),
+            },
+            total_lesion_volume_ml: 0.0,
+            lesions: vec![],
+            files: Files {
+                lesion_mask: "m.nii.gz".into(),
+                probability: None,
+                overlay_png: "overlay.png".into(),
+                key_images_png: KEY_IMAGES_FILE.into(),
+                dicom: None,
+            },
+            timing_s: Timing::default(),
+            location: None,
+        }
+    }
+
+    #[test]
+    fn a_positive_call_the_mask_does_not_show_says_where_it_comes_from() {
+        let line = summary_line("s", &report(Call::Infarct, false));
+        assert!(
+            line.starts_with("s: INFARCT (score 0.40 >= 0.20 at sens99)"),
+            "{line}"
+        );
+        assert!(
+            line.ends_with(
+                "the call rests on a candidate below the mask threshold (score 0.40, 0.05 mL, \
+                 supratentorial at RAS 5, 19, 80 mm)"
+            ),
+            "{line}"
+        );
+        // No pointer when the call is negative or the mask shows the candidate.
+        for r in [report(Call::NoInfarct, false), report(Call::Infarct, true)] {
+            let line = summary_line("s", &r);
+            assert!(!line.contains("rests on"), "{line}");
+        }
+    }
 }

@@ -84,6 +84,9 @@ pub struct Segmentation {
     pub location: strokeseg_atlas::StudyLocation,
     /// Lesions dropped for lack of restricted diffusion (`LesionConfig::max_adc_ratio`).
     pub dropped_not_restricted: usize,
+    /// The candidate that set `score`, and whether it holds a lesion of `mask`; `None` when
+    /// the score is 0.
+    pub deciding_candidate: Option<(Lesion, bool)>,
 }
 
 impl Segmenter {
@@ -227,13 +230,15 @@ impl Segmenter {
         let location = strokeseg_atlas::describe(reg.as_ref(), atlas, &brain, &mask, &lesions);
         // The call ranks candidates found at a lower probability than the mask's (the
         // lesions of the report), each scored by its three most probable voxels.
-        let candidates = {
+        let (candidates, cmask) = {
             let cfg = strokeseg_measure::candidate_config(lesion_cfg);
             let (cmask, mut c) = find_lesions(&prob, Some(&search), &*to_mni, &cfg);
             strokeseg_measure::add_signal(&mut c, &cmask, &brain, &study.dwi, study.adc.as_ref());
-            strokeseg_measure::call_candidates(&cmask, c, cfg.max_adc_ratio, &mask)
+            let c = strokeseg_measure::call_candidates(&cmask, c, cfg.max_adc_ratio, &mask);
+            (c, cmask)
         };
         let score = strokeseg_measure::patient_score(&candidates);
+        let deciding_candidate = strokeseg_measure::deciding_candidate(&candidates, &cmask, &mask);
         let postprocess = t.elapsed().as_secs_f64();
         let mut inputs_used = vec!["dwi"];
         if p.has_adc {
@@ -255,6 +260,7 @@ impl Segmenter {
             },
             location,
             dropped_not_restricted: not_restricted,
+            deciding_candidate,
         })
     }
 }

@@ -6,7 +6,7 @@ use strokeseg_atlas::StudyLocation;
 use strokeseg_measure::{Lesion, OperatingPoint};
 
 /// Version of the report's JSON layout.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// One study's report.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -96,6 +96,31 @@ pub struct PatientCall {
     pub call: Call,
     /// The call at each calibrated operating point.
     pub all_operating_points: Vec<CallAt>,
+    /// The candidate lesion that set `score` (absent when the score is 0): where to look,
+    /// above all when the call is "infarct" but no lesion reached the mask threshold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deciding_candidate: Option<DecidingCandidate>,
+}
+
+/// The candidate lesion (probability ≥ 0.1, passing the restricted-diffusion rule or holding
+/// a kept lesion) with the highest score: the one the patient call rests on.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct DecidingCandidate {
+    /// Its score (the patient score): the mean of its three most probable voxels.
+    pub score: f32,
+    /// Its volume at the candidate threshold (mL).
+    pub volume_ml: f64,
+    /// Its highest probability.
+    pub max_prob: f32,
+    /// Centroid in world millimetres (RAS+).
+    pub centroid_mm: [f64; 3],
+    /// Centroid as a fractional voxel index `[i, j, k]` of the DWI grid.
+    pub centroid_voxel: [f64; 3],
+    /// Coarse region of the centroid.
+    pub region: strokeseg_measure::Region,
+    /// Whether it holds a lesion of the mask (false: the call rests on something the mask
+    /// does not show).
+    pub in_lesion_mask: bool,
 }
 
 /// The call at one operating point.
