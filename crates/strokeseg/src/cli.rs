@@ -306,7 +306,10 @@ pub struct ModelArgs {
     /// Model folder (default: $STROKESEG_MODEL, else realmix-v2, built into strokeseg).
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
-    /// Mirror test-time augmentation (8× slower, slightly better).
+    /// Mirror test-time augmentation: the mean of 8 flipped copies (8× slower).
+    ///
+    /// The operating points were calibrated without it, and on real healthy series it added
+    /// false positives (docs/experiments.md, tenth session); off by default.
     #[arg(long)]
     pub tta: bool,
     /// Probability threshold of the lesion mask (0 < t ≤ 1).
