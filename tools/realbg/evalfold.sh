@@ -30,6 +30,9 @@ mk_orig $R/calib-orig-$fold "${cal_bg[@]}"
 cal=(--data $R/calib-orig-$fold)
 for bg in "${cal_bg[@]}"; do cal+=(--data $D/implant-val/$bg); done
 for s in a b c d e; do cal+=(--data $D/synth-val/site-$s); done
+# The larger calibration pool (gen.sh's implant-cal and synth-cal, seed 400) when it is there.
+for bg in "${cal_bg[@]}"; do [ -d $D/implant-cal/$bg ] && cal+=(--data $D/implant-cal/$bg); done
+for s in a b c d e; do [ -d $D/synth-cal/site-$s ] && cal+=(--data $D/synth-cal/site-$s); done
 $B -q calibrate --model $m "${cal[@]}"
 cat $m/operating_points.json | tr -d '\n' | head -c 600; echo
 if [ ${#test_bg[@]} -gt 0 ]; then

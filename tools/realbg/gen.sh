@@ -1,6 +1,7 @@
 #!/bin/bash
 # Generates the real-background training pool: per background, 24 implanted studies + the
-# original (train) and 2 implanted (val); then template-synthetic studies. Needs ../shared.
+# original (train), 2 implanted (val) and 6 implanted (calibration, seed 400); then
+# template-synthetic studies (train, val, calibration, test). Needs ../shared.
 # Usage: bash tools/realbg/gen.sh   (DATA=dir, STROKESEG=binary to override)
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -13,10 +14,12 @@ tail -n +2 $LIST | while IFS=, read -r path kind truth exclude id; do
   printf '%s\n%s,%s,%s,%s,%s\n' "$hdr" "$(realpath -m "$ROOT/tools/realbg/$path")" "$kind" "$truth" "${exclude:+$(realpath -m "$ROOT/tools/realbg/$exclude")}" "$id" > $D/bg-$id.csv
   $B -q synth --implant-list $D/bg-$id.csv --out $D/implant/$id --n 24 --seed 100 && echo "done train $id"
   $B -q synth --implant-list $D/bg-$id.csv --out $D/implant-val/$id --n 2 --seed 200 --no-original && echo "done val $id"
+  $B -q synth --implant-list $D/bg-$id.csv --out $D/implant-cal/$id --n 6 --seed 400 --no-original && echo "done cal $id"
 done
 for s in a b c d e; do
   $B -q synth --out $D/synth/site-$s --n 20 --seed 100 --site site-$s && echo "done synth $s"
   $B -q synth --out $D/synth-val/site-$s --n 2 --seed 200 --site site-$s && echo "done synth-val $s"
+  $B -q synth --out $D/synth-cal/site-$s --n 6 --seed 400 --site site-$s && echo "done synth-cal $s"
   $B -q synth --out $D/synth-test/site-$s --n 12 --seed 300 --site site-$s && echo "done synth-test $s"
 done
 echo ALL DONE

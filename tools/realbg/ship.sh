@@ -28,6 +28,9 @@ for bg in $cal_bg; do
 done
 cal=(--data $c); for bg in $cal_bg; do cal+=(--data $D/implant-val/$bg); done
 for s in a b c d e; do cal+=(--data $D/synth-val/site-$s); done
+# The larger calibration pool (gen.sh's implant-cal and synth-cal, seed 400) when it is there.
+for bg in $cal_bg; do [ -d $D/implant-cal/$bg ] && cal+=(--data $D/implant-cal/$bg); done
+for s in a b c d e; do [ -d $D/synth-cal/site-$s ] && cal+=(--data $D/synth-cal/site-$s); done
 $B -q calibrate --model $m "${cal[@]}"
 test=(); for s in a b c d e; do test+=(--data $D/synth-test/site-$s); done
 $B -q validate --model $m "${test[@]}" --out $m/eval-synthetic-test
