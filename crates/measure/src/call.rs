@@ -53,14 +53,12 @@ pub fn patient_score(lesions: &[Lesion]) -> f32 {
 }
 
 /// The candidate whose score is the patient score ([`patient_score`]; the first of equals),
-/// and whether it holds a voxel of `kept` (the lesion mask); `None` when no candidate scores
-/// above 0. `cand_mask` is the mask `candidates` were found in ([`crate::find_lesions`]); a
-/// candidate is matched to its voxels by [`crate::label_lesions`].
+/// and whether it holds a lesion of the mask (its id is in `holding`, from
+/// [`crate::holding_kept`]); `None` when no candidate scores above 0.
 #[must_use]
 pub fn deciding_candidate(
     candidates: &[Lesion],
-    cand_mask: &strokeseg_core::Mask,
-    kept: &strokeseg_core::Mask,
+    holding: &std::collections::HashSet<u32>,
 ) -> Option<(Lesion, bool)> {
     let best =
         candidates
@@ -70,14 +68,7 @@ pub fn deciding_candidate(
                 Some(b) if b.score >= l.score => Some(b),
                 _ => Some(l),
             })?;
-    let labels = crate::label_lesions(cand_mask, candidates);
-    let id = best.id as u32;
-    let in_mask = labels
-        .data()
-        .iter()
-        .zip(kept.data().iter())
-        .any(|(&l, &k)| k && l == id);
-    Some((best.clone(), in_mask))
+    Some((best.clone(), holding.contains(&(best.id as u32))))
 }
 
 /// A NaN score counts as 0.0 (the lowest valid score) everywhere in this module.

@@ -51,29 +51,39 @@ pub fn is_restricted(l: &Lesion, max: f32) -> bool {
         .is_none_or(|r| r < max)
 }
 
-/// The candidates (components of `cand_mask`, found at the lower candidate threshold and
-/// measured with [`add_signal`]) that count for the patient call: those that pass the
-/// restricted-diffusion rule themselves, and those holding a lesion of `kept` (the mask
-/// after the rule): a candidate grows into normal tissue around a lesion at the lower
-/// threshold, so its own ratio can rise above the limit while the lesion inside passes.
+/// The ids of the `candidates` (components of `cand_mask`, found at the lower candidate
+/// threshold) that hold a voxel of `kept` (the lesion mask after the restricted-diffusion
+/// rule). One labelling of `cand_mask`, shared by [`call_candidates`] and
+/// [`crate::deciding_candidate`].
 #[must_use]
-pub fn call_candidates(
+pub fn holding_kept(
     cand_mask: &Mask,
-    candidates: Vec<Lesion>,
-    max_adc_ratio: Option<f32>,
+    candidates: &[Lesion],
     kept: &Mask,
-) -> Vec<Lesion> {
-    let Some(max) = max_adc_ratio else {
-        return candidates;
-    };
-    let labels = label_lesions(cand_mask, &candidates);
-    let holding: std::collections::HashSet<u32> = labels
+) -> std::collections::HashSet<u32> {
+    label_lesions(cand_mask, candidates)
         .data()
         .iter()
         .zip(kept.data().iter())
         .filter(|(_, &k)| k)
         .map(|(&l, _)| l)
-        .collect();
+        .collect()
+}
+
+/// The candidates (measured with [`add_signal`]) that count for the patient call: those that
+/// pass the restricted-diffusion rule themselves, and those holding a lesion of the mask
+/// (`holding`, from [`holding_kept`]): a candidate grows into normal tissue around a lesion
+/// at the lower threshold, so its own ratio can rise above the limit while the lesion inside
+/// passes.
+#[must_use]
+pub fn call_candidates(
+    candidates: Vec<Lesion>,
+    max_adc_ratio: Option<f32>,
+    holding: &std::collections::HashSet<u32>,
+) -> Vec<Lesion> {
+    let Some(max) = max_adc_ratio else {
+        return candidates;
+    };
     candidates
         .into_iter()
         .filter(|c| is_restricted(c, max) || holding.contains(&(c.id as u32)))
@@ -692,7 +702,8 @@ mod tests {
         let (cmask, cands) = find_lesions(&probs, None, &ident, &cand_cfg);
         let (kept, lesions) = find_lesions(&probs, None, &ident, &LesionConfig::default());
         assert_eq!((cands.len(), lesions.len()), (2, 1));
-        let (c, in_mask) = crate::deciding_candidate(&cands, &cmask, &kept).unwrap();
+        let held = holding_kept(&cmask, &cands, &kept);
+        let (c, in_mask) = crate::deciding_candidate(&cands, &held).unwrap();
         assert!((c.score - 0.45).abs() < 1e-6 && !in_mask, "{c:?}");
         // A confident lesion of three voxels beside a faint voxel: the shown lesion decides.
         let strong = vol([12, 6, 6], [1.0; 3], |v| match v {
@@ -702,12 +713,14 @@ mod tests {
         });
         let (cmask, cands) = find_lesions(&strong, None, &ident, &cand_cfg);
         let (kept, _) = find_lesions(&strong, None, &ident, &LesionConfig::default());
-        let (c, in_mask) = crate::deciding_candidate(&cands, &cmask, &kept).unwrap();
+        let held = holding_kept(&cmask, &cands, &kept);
+        let (c, in_mask) = crate::deciding_candidate(&cands, &held).unwrap();
         assert!((c.score - 0.9).abs() < 1e-6 && in_mask, "{c:?}");
         // Nothing above 0: no deciding candidate.
         let none = vol([4, 4, 4], [1.0; 3], |_| 0.0);
         let (cmask, cands) = find_lesions(&none, None, &ident, &cand_cfg);
-        assert!(crate::deciding_candidate(&cands, &cmask, &cmask).is_none());
+        let held = holding_kept(&cmask, &cands, &cmask);
+        assert!(crate::deciding_candidate(&cands, &held).is_none());
     }
 }
 
@@ -826,9 +839,10 @@ mod signal_tests {
                 adc_ratio_low: Some(0.95),
             });
         }
-        let counted = call_candidates(&mask, failing, Some(RESTRICTED_ADC_RATIO), &m2);
+        let holding = holding_kept(&mask, &failing, &m2);
+        let counted = call_candidates(failing, Some(RESTRICTED_ADC_RATIO), &holding);
         assert_eq!(counted.len(), 2, "the two candidates holding kept lesions");
-        assert_eq!(call_candidates(&mask, grown, None, &m2).len(), 3);
+        assert_eq!(call_candidates(grown, None, &holding).len(), 3);
         // Switched off, or without ADC: nothing dropped.
         assert_eq!(keep_restricted(mask.clone(), lesions.clone(), None).2, 0);
         add_signal(&mut lesions, &mask, &brain, &dwi, None);

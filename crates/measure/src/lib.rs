@@ -21,8 +21,8 @@ pub use call::{
     CANDIDATE_THRESHOLD,
 };
 pub use lesions::{
-    add_signal, call_candidates, find_lesions, is_restricted, keep_restricted, label_lesions,
-    Lesion, LesionConfig, LesionSignal, RESTRICTED_ADC_RATIO,
+    add_signal, call_candidates, find_lesions, holding_kept, is_restricted, keep_restricted,
+    label_lesions, Lesion, LesionConfig, LesionSignal, RESTRICTED_ADC_RATIO,
 };
 pub use mni::{FitMethod, MniApprox, ProfileBin, TemplateMoments, ZProfile};
 pub use mni_constants::{MNI2009A_IC_CENTROID_MM, MNI2009A_IC_COV_MM2};

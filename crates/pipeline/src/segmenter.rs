@@ -230,15 +230,18 @@ impl Segmenter {
         let location = strokeseg_atlas::describe(reg.as_ref(), atlas, &brain, &mask, &lesions);
         // The call ranks candidates found at a lower probability than the mask's (the
         // lesions of the report), each scored by its three most probable voxels.
-        let (candidates, cmask) = {
+        let (candidates, holding) = {
             let cfg = strokeseg_measure::candidate_config(lesion_cfg);
             let (cmask, mut c) = find_lesions(&prob, Some(&search), &*to_mni, &cfg);
             strokeseg_measure::add_signal(&mut c, &cmask, &brain, &study.dwi, study.adc.as_ref());
-            let c = strokeseg_measure::call_candidates(&cmask, c, cfg.max_adc_ratio, &mask);
-            (c, cmask)
+            let holding = strokeseg_measure::holding_kept(&cmask, &c, &mask);
+            (
+                strokeseg_measure::call_candidates(c, cfg.max_adc_ratio, &holding),
+                holding,
+            )
         };
         let score = strokeseg_measure::patient_score(&candidates);
-        let deciding_candidate = strokeseg_measure::deciding_candidate(&candidates, &cmask, &mask);
+        let deciding_candidate = strokeseg_measure::deciding_candidate(&candidates, &holding);
         let postprocess = t.elapsed().as_secs_f64();
         let mut inputs_used = vec!["dwi"];
         if p.has_adc {
