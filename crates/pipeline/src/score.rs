@@ -112,10 +112,26 @@ pub fn score_model(
     Ok((cases, summary))
 }
 
+/// One calibration study's patient score, kept so the operating points can be audited
+/// (which positives had no candidate at all, which negatives scored high).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CalibrationScore {
+    /// Study identifier.
+    pub id: String,
+    /// Its source (site or dataset name).
+    pub site: String,
+    /// True when its truth mask holds a lesion.
+    pub positive: bool,
+    /// Truth lesion volume (mL).
+    pub truth_volume_ml: f64,
+    /// Patient score ([`strokeseg_measure::patient_score`]); 0 when no candidate lesion.
+    pub score: f32,
+}
+
 /// Calibrates `seg` on labelled studies: segments each with the default lesion settings,
 /// splits the patient scores by truth (a study whose mask holds a lesion is positive) and picks
-/// the thresholds for 95% and 99% sensitivity (`sens95`, `sens99`). Returns them with the
-/// numbers of positive and negative studies.
+/// the thresholds for 95% and 99% sensitivity (`sens95`, `sens99`). Returns them with every
+/// study's score.
 ///
 /// # Errors
 /// [`InputError`] naming the file: an unreadable study or mask, or a study the quality gate
@@ -123,12 +139,14 @@ pub fn score_model(
 pub fn calibrate_model(
     seg: &Segmenter,
     refs: &[LabelledStudy],
-) -> Result<(Vec<OperatingPoint>, usize, usize), InputError> {
+) -> Result<(Vec<OperatingPoint>, Vec<CalibrationScore>), InputError> {
     let b = bar(refs.len() as u64, "calibrating");
-    let (mut pos, mut neg) = (Vec::new(), Vec::new());
+    let mut scores = Vec::with_capacity(refs.len());
     for r in refs {
         let study = Study::load(&r.spec)?;
-        let truth = strokeseg_io::nifti_io::read_volume(&r.mask)?.map(|&x| x > 0.5);
+        let truth_img = strokeseg_io::nifti_io::read_volume(&r.mask)?;
+        let voxel_ml = truth_img.grid().voxel_volume_ml();
+        let truth = truth_img.map(|&x| x > 0.5);
         let at = r
             .spec
             .paths
@@ -138,17 +156,27 @@ pub fn calibrate_model(
         let out = seg
             .run(&study, &LesionConfig::default(), 0.0)
             .map_err(|e| InputError::bad_image(at, e.0))?;
-        if truth.count() > 0 {
-            pos.push(out.score);
-        } else {
-            neg.push(out.score);
-        }
+        scores.push(CalibrationScore {
+            id: r.id.clone(),
+            site: r.site.clone(),
+            positive: truth.count() > 0,
+            truth_volume_ml: truth.count() as f64 * voxel_ml,
+            score: out.score,
+        });
         b.inc(1);
     }
     b.finish_and_clear();
+    let pick = |positive: bool| -> Vec<f32> {
+        scores
+            .iter()
+            .filter(|c| c.positive == positive)
+            .map(|c| c.score)
+            .collect()
+    };
+    let (pos, neg) = (pick(true), pick(false));
     let ops = vec![
         strokeseg_measure::calibrate(&pos, &neg, 0.95, "sens95"),
         strokeseg_measure::calibrate(&pos, &neg, 0.99, "sens99"),
     ];
-    Ok((ops, pos.len(), neg.len()))
+    Ok((ops, scores))
 }

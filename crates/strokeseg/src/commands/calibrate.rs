@@ -9,15 +9,21 @@ use strokeseg_pipeline::segmenter::save_operating_points;
 use strokeseg_pipeline::Segmenter;
 
 /// Runs `calibrate`: segments every study, splits scores by truth, picks thresholds for 95%
-/// and 99% sensitivity, and writes them into the model folder.
+/// and 99% sensitivity, and writes them into the model folder with every study's score
+/// ([`SCORES_CSV`]).
 pub fn run(a: &CalibrateArgs) -> anyhow::Result<Status> {
     let seg = Segmenter::load(&a.model)?;
     let mut refs = Vec::new();
     for d in &a.data {
         refs.extend(discover_labelled(d)?);
     }
-    let (ops, pos, neg) = calibrate_model(&seg, &refs)?;
+    let (ops, scores) = calibrate_model(&seg, &refs)?;
+    let pos = scores.iter().filter(|c| c.positive).count();
+    let neg = scores.len() - pos;
     let path = save_operating_points(&a.model, &ops)?;
+    let csv_path = a.model.join(SCORES_CSV);
+    write_scores(&csv_path, &scores)
+        .map_err(|e| anyhow::anyhow!("{}: cannot write the scores: {e}", csv_path.display()))?;
     for o in &ops {
         println!(
             "{}: threshold {:.3} → sensitivity {:.3}, specificity {:.3} on {pos} positive and {neg} negative studies",
@@ -27,6 +33,39 @@ pub fn run(a: &CalibrateArgs) -> anyhow::Result<Status> {
             println!("  note: {n}");
         }
     }
-    println!("wrote {}", path.display());
+    let missed: Vec<&str> = scores
+        .iter()
+        .filter(|c| c.positive && c.score <= 0.0)
+        .map(|c| c.id.as_str())
+        .collect();
+    if !missed.is_empty() {
+        println!(
+            "  positives with no candidate lesion: {}{}",
+            missed
+                .iter()
+                .take(10)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", "),
+            if missed.len() > 10 { ", …" } else { "" }
+        );
+    }
+    println!("wrote {} and {}", path.display(), csv_path.display());
     Ok(Status::Ok)
+}
+
+/// Every calibration study's score, beside the operating points (id, site, positive,
+/// truth_volume_ml, score).
+pub const SCORES_CSV: &str = "calibration_scores.csv";
+
+fn write_scores(
+    path: &std::path::Path,
+    scores: &[strokeseg_pipeline::score::CalibrationScore],
+) -> Result<(), csv::Error> {
+    let mut w = csv::Writer::from_path(path)?;
+    for c in scores {
+        w.serialize(c)?;
+    }
+    w.flush()?;
+    Ok(())
 }

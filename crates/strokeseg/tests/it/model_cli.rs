@@ -90,6 +90,23 @@ fn train_calibrate_segment_validate_with_a_tiny_model() {
         serde_json::from_str(&std::fs::read_to_string(m.join("operating_points.json")).unwrap())
             .unwrap();
     assert_eq!(ops.as_array().unwrap().len(), 2);
+    // every calibration study's score is kept for audit, one row each
+    let scores = std::fs::read_to_string(m.join("calibration_scores.csv")).unwrap();
+    let n_val = std::fs::read_dir(&va)
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("sub-")
+        })
+        .count();
+    assert_eq!(scores.lines().count(), n_val + 1, "{scores}");
+    assert!(
+        scores.starts_with("id,site,positive,truth_volume_ml,score"),
+        "{scores}"
+    );
     // segment a study: outputs on the study's own grid
     let study = va.join("sub-sitec0001");
     let seg_out = d.path().join("seg");
