@@ -27,6 +27,8 @@ pub struct LesionRecord {
     pub target_volume_ml: f64,
     /// Partial-volume volume that landed in the native grid (mL).
     pub pv_volume_ml: f64,
+    /// Largest one-voxel DWI rise over the background's noise SD (`physics::peak_cnr`).
+    pub peak_cnr: f64,
     /// Voxels of the truth mask that belong to it.
     pub mask_voxels: usize,
     /// Their volume (mL).
@@ -62,6 +64,9 @@ pub struct ImplantRecord {
     pub b_value: f64,
     /// True when that b-value was assumed (not recorded in the study).
     pub b_value_assumed: bool,
+    /// Noise SD of the background's DWI in brain tissue (`physics::noise_sd`; 0 when not
+    /// measurable), the unit of the lesions' `peak_cnr`.
+    pub noise_sd: f32,
     /// True when the ADC came from the study (else the physics assumed a tissue ADC and no
     /// ADC is written).
     pub has_adc: bool,
@@ -157,6 +162,7 @@ pub fn write_study(
             posterior_fossa: is_posterior(p.lesion.kind, p.region),
             target_volume_ml: p.lesion.target_volume_ml,
             pv_volume_ml: p.pv_volume_ml,
+            peak_cnr: p.peak_cnr,
             mask_voxels: m.n_voxels,
             mask_volume_ml: m.mask_volume_ml,
             adc_factor: p.lesion.adc_factor,
@@ -175,6 +181,7 @@ pub fn write_study(
         placement_failed: s.placement_failed,
         b_value: prep.b_value,
         b_value_assumed: prep.b_assumed,
+        noise_sd: prep.noise_sd,
         has_adc: s.adc.is_some(),
         has_ignore: s.exclude.is_some(),
         registration_brain_dice: prep.reg.quality.brain_dice,
@@ -283,6 +290,7 @@ struct LesionCsv<'a> {
     posterior_fossa: bool,
     target_volume_ml: f64,
     pv_volume_ml: f64,
+    peak_cnr: f64,
     mask_voxels: usize,
     mask_volume_ml: f64,
     adc_factor: f32,
@@ -301,6 +309,7 @@ impl<'a> From<&'a LesionRecord> for LesionCsv<'a> {
             posterior_fossa: l.posterior_fossa,
             target_volume_ml: l.target_volume_ml,
             pv_volume_ml: l.pv_volume_ml,
+            peak_cnr: l.peak_cnr,
             mask_voxels: l.mask_voxels,
             mask_volume_ml: l.mask_volume_ml,
             adc_factor: l.adc_factor,

@@ -173,6 +173,68 @@ impl Heterogeneity {
     }
 }
 
+/// At voxel `v` holding fraction `f` of `les`, with the texture field at `h` (−1–1): the
+/// lesion's ADC factor there, its S0 factor, and the DWI multiplier
+/// k = (1 − f) + f·s·exp(−b·ADC·(a − 1)).
+fn factors(
+    prep: &Prepared<'_>,
+    les: &strokeseg_synth::lesions::Lesion,
+    v: [usize; 3],
+    f: f32,
+    h: f64,
+) -> (f64, f64, f64) {
+    let a = (1.0 - (1.0 - f64::from(les.adc_factor)) * (1.0 + 0.2 * h)).clamp(0.3, 0.95);
+    let s = f64::from(les.s0_factor);
+    let f = f64::from(f);
+    let adc_t = f64::from(prep.adc_s[v]) * 1e-6;
+    let k = (1.0 - f) + f * s * (-prep.b_value * adc_t * (a - 1.0)).exp();
+    (a, s, k)
+}
+
+/// How visible a placed lesion is on its own: the largest DWI rise it causes in one voxel
+/// (alone, at its own partial volume and its own ADC factor, before the ±20% texture) over
+/// the study's noise SD ([`noise_sd`]). Infinite when the study has no measurable noise (a
+/// noiseless test volume).
+#[must_use]
+pub fn peak_cnr(
+    prep: &Prepared<'_>,
+    les: &strokeseg_synth::lesions::Lesion,
+    voxels: &[([usize; 3], f32)],
+) -> f64 {
+    let peak = voxels
+        .iter()
+        .map(|&(v, f)| (factors(prep, les, v, f, 0.0).2 - 1.0) * f64::from(prep.dwi_s[v]))
+        .fold(0.0f64, f64::max);
+    if prep.noise_sd > 0.0 {
+        peak / f64::from(prep.noise_sd)
+    } else {
+        f64::INFINITY
+    }
+}
+
+/// Noise SD of a study's DWI in brain tissue: 1.4826 × the median absolute deviation of the
+/// DWI from its local mean (the same 1.5 mm normalised Gaussian as [`Local`]) over voxels
+/// where lesions may fully go (`tissue` = 1: not CSF, not excluded). Robust to edges and
+/// lesions; 0 when fewer than 100 such voxels or no spread.
+#[must_use]
+pub fn noise_sd(dwi: &Array3<f32>, local_dwi: &Array3<f32>, tissue: &Array3<f32>) -> f32 {
+    let mut r: Vec<f32> = dwi
+        .iter()
+        .zip(local_dwi.iter())
+        .zip(tissue.iter())
+        .filter(|((d, _), &t)| t >= 0.999 && d.is_finite())
+        .map(|((d, l), _)| d - l)
+        .collect();
+    if r.len() < 100 {
+        return 0.0;
+    }
+    let med = strokeseg_core::percentile_in_place(&mut r, 50.0).unwrap_or(0.0);
+    for x in &mut r {
+        *x = (*x - med).abs();
+    }
+    1.4826 * strokeseg_core::percentile_in_place(&mut r, 50.0).unwrap_or(0.0)
+}
+
 /// Images after implanting.
 pub struct Images {
     /// DWI.
@@ -192,7 +254,6 @@ pub fn apply(
     hetero: &Heterogeneity,
 ) -> Images {
     let study = &prep.bg.study;
-    let grid = study.dwi.grid();
     let mut dwi = study.dwi.data().clone();
     let mut adc = study.adc.as_ref().map(|a| a.data().clone());
     let mut b0 = study.b0.as_ref().map(|a| a.data().clone());
@@ -206,15 +267,12 @@ pub fn apply(
             e.2 = f;
         }
     }
-    let b = prep.b_value;
+    let grid = study.dwi.grid();
     for (v, (f, l, _)) in per {
         let les = &placed[l].0.lesion;
         let h = hetero.at(grid.voxel_to_world([v[0] as f64, v[1] as f64, v[2] as f64]));
-        let a = (1.0 - (1.0 - f64::from(les.adc_factor)) * (1.0 + 0.2 * h)).clamp(0.3, 0.95);
-        let s = f64::from(les.s0_factor);
+        let (a, s, k) = factors(prep, les, v, f, h);
         let f = f64::from(f);
-        let adc_t = f64::from(prep.adc_s[v]) * 1e-6;
-        let k = (1.0 - f) + f * s * (-b * adc_t * (a - 1.0)).exp();
         dwi[v] += ((k - 1.0) * f64::from(prep.dwi_s[v])) as f32;
         if let Some(adc) = adc.as_mut() {
             let m = 1.0 - f + f * a;
@@ -225,4 +283,30 @@ pub fn apply(
         }
     }
     Images { dwi, adc, b0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_distr::{Distribution, Normal};
+
+    #[test]
+    fn noise_sd_recovers_gaussian_noise_on_a_smooth_image() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let n = Normal::new(0.0f32, 7.0).unwrap();
+        // A smooth ramp (the local mean follows it) plus noise of SD 7.
+        let clean =
+            Array3::from_shape_fn((40, 40, 20), |(i, j, _)| 300.0 + i as f32 + 0.5 * j as f32);
+        let noisy = clean.mapv(|c| c + n.sample(&mut rng));
+        let tissue = Array3::from_elem(clean.dim(), 1.0f32);
+        // Residual from the clean image: the estimate is the noise itself.
+        let sd = noise_sd(&noisy, &clean, &tissue);
+        assert!((sd - 7.0).abs() < 0.3, "estimated {sd}");
+        // Outside tissue nothing is measured; too few voxels give 0.
+        let none = Array3::from_elem(clean.dim(), 0.5f32);
+        assert_eq!(noise_sd(&noisy, &clean, &none), 0.0);
+        // No spread: 0 (peak_cnr then treats every lesion as visible).
+        assert_eq!(noise_sd(&clean, &clean, &tissue), 0.0);
+    }
 }

@@ -160,6 +160,49 @@ fn locations_and_sizes_follow_the_mission() {
 }
 
 #[test]
+fn every_implanted_lesion_is_visible_above_the_noise() {
+    let Some(tpl) = template() else { return };
+    let Some(p) = isles(1) else { return };
+    let bg = load(&p, BackgroundKind::Labelled);
+    let reg_tpl = RegTemplate::dwi_like(&tpl);
+    let cfg = ImplantConfig {
+        min_cnr: 4.0,
+        ..ImplantConfig::default()
+    };
+    let prep = prepare(&bg, &reg_tpl, &cfg).unwrap();
+    let med = f64::from(bg.study.dwi.median_in(&prep.brain).unwrap());
+    let rel = f64::from(prep.noise_sd) / med;
+    eprintln!("noise SD {} ({rel:.3} of the brain median)", prep.noise_sd);
+    assert!((0.01..0.3).contains(&rel), "noise SD {rel} of the median");
+    let all = ImplantConfig::default();
+    assert_eq!(all.min_cnr, 0.0, "off by default");
+    let (mut faint_without, mut small_kept) = (0, 0);
+    for index in 1..=20 {
+        for (p, _) in implant(&prep, &tpl, &cfg, 5, index, true).lesions {
+            assert!(
+                p.peak_cnr >= cfg.min_cnr,
+                "kept a lesion at {} SDs",
+                p.peak_cnr
+            );
+            small_kept += usize::from(p.pv_volume_ml <= SMALL_LESION_ML);
+        }
+        faint_without += implant(&prep, &tpl, &all, 5, index, true)
+            .lesions
+            .iter()
+            .filter(|(p, _)| p.peak_cnr < cfg.min_cnr)
+            .count();
+    }
+    eprintln!(
+        "{faint_without} faint lesions without the rule; {small_kept} small ones kept with it"
+    );
+    assert!(
+        faint_without > 0,
+        "the rule has something to drop in 20 studies"
+    );
+    assert!(small_kept > 0, "small lesions survive the rule");
+}
+
+#[test]
 fn same_seed_same_bytes() {
     let Some(tpl) = template() else { return };
     let Some(p) = isles(2) else { return };

@@ -82,7 +82,8 @@ pub enum Command {
     /// when a registration fails its quality checks. See docs/location.md.
     Register(RegisterArgs),
     /// Choose operating points (95% and 99% patient-level sensitivity) for a model on labelled
-    /// validation studies; writes MODEL/operating_points.json.
+    /// validation studies; writes MODEL/operating_points.json and every study's score to
+    /// MODEL/calibration_scores.csv (positives with no candidate lesion are listed).
     Calibrate(CalibrateArgs),
     /// Make one synthetic study, segment it with the shipped model and print the report.
     Demo(DemoArgs),
@@ -704,6 +705,13 @@ pub struct SynthArgs {
     /// Implant mode: do not write the unchanged background (index 000).
     #[arg(long)]
     pub no_original: bool,
+    /// Implant mode: keep a lesion only when its largest one-voxel DWI rise is at least this
+    /// many noise SDs of the background (measured in its brain tissue); fainter lesions are
+    /// drawn again, since no reader could label them. Real small infarcts (ISLES'22 in
+    /// ../shared) peak at 4.5–27 noise SDs (5th percentile to maximum). 0 keeps every
+    /// lesion (the default; see docs/synth.md).
+    #[arg(long, value_name = "SDS", default_value_t = 0.0)]
+    pub implant_min_cnr: f64,
 }
 
 /// Which images make up one study.

@@ -64,7 +64,17 @@ pub fn run(a: &SynthArgs, out: &Path) -> anyhow::Result<Status> {
     let Some(template) = super::synth::load_template(a)? else {
         return Ok(Status::BadInput);
     };
-    let cfg = ImplantConfig::default();
+    if !(a.implant_min_cnr.is_finite() && a.implant_min_cnr >= 0.0) {
+        eprintln!(
+            "error: --implant-min-cnr must be a number of noise SDs >= 0, got {}",
+            a.implant_min_cnr
+        );
+        return Ok(Status::BadInput);
+    }
+    let cfg = ImplantConfig {
+        min_cnr: a.implant_min_cnr,
+        ..ImplantConfig::default()
+    };
     let (backgrounds, mut status) = load_backgrounds(resolved);
     let bar = ProgressBar::new((backgrounds.len() * (a.n + usize::from(!a.no_original))) as u64);
     bar.set_style(
