@@ -46,6 +46,13 @@ fn specs(a: &SynthArgs) -> Result<Vec<BackgroundSpec>, String> {
 
 /// Runs the implant mode of `synth` into `out`.
 pub fn run(a: &SynthArgs, out: &Path) -> anyhow::Result<Status> {
+    if !(a.implant_min_cnr.is_finite() && a.implant_min_cnr >= 0.0) {
+        eprintln!(
+            "error: --implant-min-cnr must be a number of noise SDs >= 0, got {}",
+            a.implant_min_cnr
+        );
+        return Ok(Status::BadInput);
+    }
     let resolved: Vec<_> = match specs(a).and_then(|s| {
         s.into_iter()
             .map(BackgroundSpec::resolve)
@@ -64,13 +71,6 @@ pub fn run(a: &SynthArgs, out: &Path) -> anyhow::Result<Status> {
     let Some(template) = super::synth::load_template(a)? else {
         return Ok(Status::BadInput);
     };
-    if !(a.implant_min_cnr.is_finite() && a.implant_min_cnr >= 0.0) {
-        eprintln!(
-            "error: --implant-min-cnr must be a number of noise SDs >= 0, got {}",
-            a.implant_min_cnr
-        );
-        return Ok(Status::BadInput);
-    }
     let cfg = ImplantConfig {
         min_cnr: a.implant_min_cnr,
         ..ImplantConfig::default()
