@@ -3,7 +3,8 @@
 # models/synth-v1 on template-synthetic studies + synthetic infarcts implanted into the real
 # backgrounds of the other folds (and those backgrounds unchanged), libtorch CPU device.
 # Usage: FOLDS="A B C all" EPOCHS=5 bash tools/realbg/folds.sh   (after gen.sh; tools/setup-tch.sh --cpu)
-# EXTRA="--hard-negatives 0.5" adds training flags; TAG=-hn writes runs/fold-A-hn instead of runs/fold-A.
+# EXTRA="--hard-negatives 0.5" adds training flags; TAG=-hn writes runs/fold-A-hn instead of runs/fold-A;
+# SEED=11 changes the training seed (default 7), to see how much of a difference is run-to-run spread.
 set -u
 source ~/.cache/strokeseg/tch.env
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -28,7 +29,7 @@ for fold in ${FOLDS:-A B C all}; do
   resume=(); [ -f $out/state.json ] && resume=(--resume)
   echo "=== fold $fold (test: ${TEST[$fold]:-none}) $(date -u +%H:%M:%S)"
   $B train --device libtorch-cpu --init $ROOT/models/synth-v1 "${args[@]}" "${weights[@]}" "${val[@]}" \
-    --out $out --epochs $EPOCHS --steps-per-epoch $STEPS --lr 3e-4 --max-val 6 --seed 7 ${EXTRA:-} "${resume[@]}" 2>&1 \
+    --out $out --epochs $EPOCHS --steps-per-epoch $STEPS --lr 3e-4 --max-val 6 --seed ${SEED:-7} ${EXTRA:-} "${resume[@]}" 2>&1 \
     | tr '\r' '\n' | grep -v "^\s*$" | grep -E "epoch|error|trained|training on|warn" 
   echo "=== fold $fold finished $(date -u +%H:%M:%S)"
 done

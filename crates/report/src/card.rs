@@ -39,6 +39,8 @@ pub struct TrainingCard {
     pub lr: f64,
     /// Share of hard-negative patches.
     pub hard_negatives: f64,
+    /// Hard negatives drawn level by level in this many axial slabs (0: voxel by voxel).
+    pub hard_negative_levels: usize,
     /// Share of lesion-centred patches drawn lesion by lesion.
     pub lesion_sampling: f64,
     /// Trained on peak-normalised labels.
@@ -109,8 +111,16 @@ pub fn training_card(c: &TrainingCard) -> String {
     );
     let _ = writeln!(
         s,
-        "- patches {:?} × batch {}, AdamW peak lr {} (warm-up, poly decay), hard-negative share {}",
-        c.patch, c.batch, c.lr, c.hard_negatives
+        "- patches {:?} × batch {}, AdamW peak lr {} (warm-up, poly decay), hard-negative share {}{}",
+        c.patch,
+        c.batch,
+        c.lr,
+        c.hard_negatives,
+        if c.hard_negative_levels > 0 {
+            format!(" (drawn level by level, {} axial slabs)", c.hard_negative_levels)
+        } else {
+            String::new()
+        }
     );
     let _ = writeln!(
         s,
@@ -174,6 +184,7 @@ mod tests {
             batch: 2,
             lr: 1e-3,
             hard_negatives: 0.5,
+            hard_negative_levels: 0,
             lesion_sampling: 0.5,
             peak_labels: true,
             device: "cpu".into(),

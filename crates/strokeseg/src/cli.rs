@@ -627,6 +627,12 @@ pub struct TrainHyper {
     /// network makes its confident false calls on real brains. 0 samples the brain uniformly.
     #[arg(long, default_value_t = 0.0, value_parser = unit_interval)]
     pub hard_negatives: f64,
+    /// Draw the hard negatives level by level: the brain's axial extent in this many slabs,
+    /// each slab holding bright normal tissue equally often, so skull-base susceptibility (on
+    /// real DWI most of the bright normal tissue) does not teach the network that everything
+    /// bright in the posterior fossa is normal. 0: voxel by voxel, as before.
+    #[arg(long, default_value_t = 0)]
+    pub hard_negative_levels: usize,
     /// Share (0–1) of the lesion-centred patches whose centre is drawn lesion by lesion (a
     /// lesion uniformly, then one of its voxels) instead of voxel by voxel, so a lesion of a
     /// few voxels is trained on as often as a large infarct in the same study. 0: voxel by

@@ -30,6 +30,14 @@ pub struct PatchConfig {
     /// written before it existed.
     #[serde(default)]
     pub hard_negative_fraction: f64,
+    /// Draw hard negatives level by level: the brain's axial extent is cut into this many
+    /// slabs, a slab holding hard negatives is drawn uniformly, then one of its hard negatives.
+    /// Bright normal tissue piles up at the skull base (susceptibility) on real DWI, 2–6× its
+    /// share of the brain, so voxel-by-voxel drawing teaches "bright low in the head is normal"
+    /// more often than any lesion there is shown. 0 (configs written before it existed) draws
+    /// voxel by voxel.
+    #[serde(default)]
+    pub hard_negative_levels: usize,
     /// Share of the lesion-centred patches whose centre is drawn lesion by lesion (a connected
     /// component uniformly, then one of its voxels, [`crate::data::Case::lesion_components`])
     /// rather than voxel by voxel, so a lesion of a few voxels is centred as often as a large
@@ -55,6 +63,7 @@ impl Default for PatchConfig {
             augment: true,
             adc_dropout: 0.2,
             hard_negative_fraction: 0.0,
+            hard_negative_levels: 0,
             component_share: 0.0,
             peak_labels: false,
         }
@@ -140,7 +149,7 @@ fn patch_centre<R: Rng>(rng: &mut R, case: &Case, cfg: &PatchConfig) -> [f64; 3]
         && !case.hard_voxels.is_empty()
         && rng.random_bool(cfg.hard_negative_fraction.clamp(0.0, 1.0))
     {
-        let v = case.hard_voxels[rng.random_range(0..case.hard_voxels.len())];
+        let v = hard_negative(rng, case, cfg.hard_negative_levels);
         // less jitter than for lesions: the bright tissue should stay in the patch
         [
             v[0] as f64 + rng.random_range(-(pd as f64) / 8.0..=pd as f64 / 8.0),
@@ -153,6 +162,47 @@ fn patch_centre<R: Rng>(rng: &mut R, case: &Case, cfg: &PatchConfig) -> [f64; 3]
     } else {
         [nd as f64 / 2.0, nh as f64 / 2.0, nw as f64 / 2.0]
     }
+}
+
+/// One hard negative of `case` (not empty): voxel by voxel, or level by level when `levels`
+/// is above 0 ([`PatchConfig::hard_negative_levels`]).
+fn hard_negative<R: Rng>(rng: &mut R, case: &Case, levels: usize) -> [usize; 3] {
+    let hard = &case.hard_voxels;
+    if levels == 0 {
+        return hard[rng.random_range(0..hard.len())];
+    }
+    // the brain's axial extent (brain voxels are a sub-sample in x-major order; one pass over a
+    // few ten thousand entries costs nothing beside a patch's convolutions)
+    let (lo, hi) = case
+        .brain_voxels
+        .iter()
+        .fold((usize::MAX, 0), |(lo, hi), v| (lo.min(v[0]), hi.max(v[0])));
+    let (lo, hi) = if lo > hi {
+        (hard[0][0], hard[hard.len() - 1][0])
+    } else {
+        (lo, hi)
+    };
+    // hard voxels are in z-major order ([`crate::data::hard_voxels`]): each slab is a run
+    let span = (hi - lo + 1) as f64;
+    let bounds: Vec<usize> = (0..=levels)
+        .map(|k| {
+            let z = lo + (span * k as f64 / levels as f64).round() as usize;
+            if k == 0 {
+                0
+            } else if k == levels {
+                hard.len()
+            } else {
+                hard.partition_point(|v| v[0] < z)
+            }
+        })
+        .collect();
+    let slabs: Vec<(usize, usize)> = bounds
+        .windows(2)
+        .map(|w| (w[0], w[1]))
+        .filter(|(a, b)| b > a)
+        .collect();
+    let (a, b) = slabs[rng.random_range(0..slabs.len())];
+    hard[rng.random_range(a..b)]
 }
 
 fn augment_intensity<R: Rng>(rng: &mut R, input: &mut Array4<f32>, adc_dropout: f64) {
@@ -356,6 +406,53 @@ mod tests {
             sample_patch(&mut r1, &c, &cfg0).0,
             sample_patch(&mut r2, &none, &cfg0).0
         );
+    }
+
+    #[test]
+    fn hard_negatives_level_by_level_give_every_level_its_share() {
+        let mut c = case();
+        // the brain spans slices 0..=19; a large bright band at the bottom (skull base) and a
+        // small bright spot high up (cortex)
+        c.brain_voxels = vec![[0, 40, 40], [19, 40, 40]];
+        for z in 0..3 {
+            for y in 10..70 {
+                for x in 10..70 {
+                    c.input[[0, z, y, x]] = 2.5;
+                }
+            }
+        }
+        for y in 60..63 {
+            for x in 10..13 {
+                c.input[[0, 17, y, x]] = 2.5;
+            }
+        }
+        c.hard_voxels = crate::data::hard_voxels(&c.input, &c.label);
+        let high = |v: &[usize; 3]| v[0] >= 15;
+        let n = 2000;
+        let share = |levels: usize| {
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(9);
+            (0..n)
+                .filter(|_| high(&hard_negative(&mut rng, &c, levels)))
+                .count() as f64
+                / n as f64
+        };
+        // voxel by voxel the spot is a sliver of the draws
+        let plain = share(0);
+        let expected =
+            c.hard_voxels.iter().filter(|v| high(v)).count() as f64 / c.hard_voxels.len() as f64;
+        assert!(
+            plain < 0.02 && (plain - expected).abs() < 0.01,
+            "{plain} {expected}"
+        );
+        // four levels: the band fills the lowest, the lesion (z 9..11, bright) is not a hard
+        // negative, the spot fills the highest; two slabs hold hard negatives: half each
+        let levelled = share(4);
+        assert!((0.45..0.55).contains(&levelled), "{levelled}");
+        // every draw is a hard negative
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        for _ in 0..100 {
+            assert!(c.hard_voxels.contains(&hard_negative(&mut rng, &c, 4)));
+        }
     }
 
     #[test]

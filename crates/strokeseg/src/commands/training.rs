@@ -127,6 +127,7 @@ pub fn plan_and_config(
         patch: PatchConfig {
             size: patch,
             hard_negative_fraction: hp.hard_negatives,
+            hard_negative_levels: hp.hard_negative_levels,
             component_share: hp.lesion_sampling,
             peak_labels: hp.peak_labels,
             ..PatchConfig::default()
