@@ -126,6 +126,28 @@ pub struct CalibrationScore {
     pub truth_volume_ml: f64,
     /// Patient score ([`strokeseg_measure::patient_score`]); 0 when no candidate lesion.
     pub score: f32,
+    /// For a positive with a candidate: whether the candidate that decides its score lies on
+    /// a truth lesion (its bounding box, grown by one voxel, holds a truth voxel). `false`
+    /// means the study was scored by something else in it, such as an artefact that the
+    /// background's lesion-free original shows as well, so the positive was not really found.
+    /// Empty for negatives and for positives without a candidate.
+    pub deciding_on_truth: Option<bool>,
+}
+
+/// True when the voxel box `b` (`[min, max]`, inclusive), grown by `margin` voxels and
+/// clipped to the grid, holds a voxel of `truth`; false when the box is off `truth`'s grid.
+fn box_holds(truth: &ndarray::Array3<bool>, b: [[usize; 3]; 2], margin: usize) -> bool {
+    let (d0, d1, d2) = truth.dim();
+    let dims = [d0, d1, d2];
+    if (0..3).any(|a| b[0][a].saturating_sub(margin) >= dims[a]) {
+        return false;
+    }
+    let lo = |a: usize| b[0][a].saturating_sub(margin);
+    let hi = |a: usize| (b[1][a] + margin).min(dims[a] - 1);
+    truth
+        .slice(ndarray::s![lo(0)..=hi(0), lo(1)..=hi(1), lo(2)..=hi(2)])
+        .iter()
+        .any(|&v| v)
 }
 
 /// Calibrates `seg` on labelled studies: segments each with the default lesion settings,
@@ -156,12 +178,18 @@ pub fn calibrate_model(
         let out = seg
             .run(&study, &LesionConfig::default(), 0.0)
             .map_err(|e| InputError::bad_image(at, e.0))?;
+        let positive = truth.count() > 0;
+        let deciding_on_truth = match &out.deciding_candidate {
+            Some((c, _)) if positive => Some(box_holds(truth.data(), c.bbox_voxel, 1)),
+            _ => None,
+        };
         scores.push(CalibrationScore {
             id: r.id.clone(),
             site: r.site.clone(),
-            positive: truth.count() > 0,
+            positive,
             truth_volume_ml: truth.count() as f64 * voxel_ml,
             score: out.score,
+            deciding_on_truth,
         });
         b.inc(1);
     }
@@ -179,4 +207,26 @@ pub fn calibrate_model(
         strokeseg_measure::calibrate(&pos, &neg, 0.99, "sens99"),
     ];
     Ok((ops, scores))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::box_holds;
+    use ndarray::Array3;
+
+    #[test]
+    fn a_box_holds_truth_only_where_it_reaches_it() {
+        let mut t = Array3::from_elem((10, 10, 4), false);
+        t[[5, 5, 2]] = true;
+        // on it, beside it (one voxel away: the margin), two voxels away
+        assert!(box_holds(&t, [[4, 4, 1], [6, 6, 3]], 0));
+        assert!(box_holds(&t, [[6, 6, 3], [7, 7, 3]], 1));
+        assert!(!box_holds(&t, [[6, 6, 3], [7, 7, 3]], 0));
+        assert!(!box_holds(&t, [[7, 7, 0], [9, 9, 0]], 1));
+        // at the grid's edge the grown box is clipped; off the grid it holds nothing
+        assert!(!box_holds(&t, [[9, 9, 3], [9, 9, 3]], 2));
+        assert!(!box_holds(&t, [[12, 0, 0], [13, 1, 1]], 1));
+        t[[9, 9, 3]] = true;
+        assert!(box_holds(&t, [[8, 8, 3], [9, 9, 3]], 3));
+    }
 }

@@ -83,7 +83,8 @@ pub enum Command {
     Register(RegisterArgs),
     /// Choose operating points (95% and 99% patient-level sensitivity) for a model on labelled
     /// validation studies; writes MODEL/operating_points.json and every study's score to
-    /// MODEL/calibration_scores.csv (positives with no candidate lesion are listed).
+    /// MODEL/calibration_scores.csv (positives with no candidate lesion, and positives whose
+    /// score comes from a candidate away from their truth lesions, are listed).
     Calibrate(CalibrateArgs),
     /// Make one synthetic study, segment it with the shipped model and print the report.
     Demo(DemoArgs),

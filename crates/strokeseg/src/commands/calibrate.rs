@@ -50,12 +50,29 @@ pub fn run(a: &CalibrateArgs) -> anyhow::Result<Status> {
             if missed.len() > 10 { ", …" } else { "" }
         );
     }
+    let elsewhere: Vec<&str> = scores
+        .iter()
+        .filter(|c| c.deciding_on_truth == Some(false))
+        .map(|c| c.id.as_str())
+        .collect();
+    if !elsewhere.is_empty() {
+        println!(
+            "  positives scored by a candidate away from their truth lesions (found by something else in the study, not the lesion): {}{}",
+            elsewhere
+                .iter()
+                .take(10)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(", "),
+            if elsewhere.len() > 10 { ", …" } else { "" }
+        );
+    }
     println!("wrote {} and {}", path.display(), csv_path.display());
     Ok(Status::Ok)
 }
 
 /// Every calibration study's score, beside the operating points (id, site, positive,
-/// truth_volume_ml, score).
+/// truth_volume_ml, score, deciding_on_truth).
 pub const SCORES_CSV: &str = "calibration_scores.csv";
 
 fn write_scores(
