@@ -33,42 +33,28 @@ pub fn run(a: &CalibrateArgs) -> anyhow::Result<Status> {
             println!("  note: {n}");
         }
     }
-    let missed: Vec<&str> = scores
-        .iter()
-        .filter(|c| c.positive && c.score <= 0.0)
-        .map(|c| c.id.as_str())
-        .collect();
-    if !missed.is_empty() {
-        println!(
-            "  positives with no candidate lesion: {}{}",
-            missed
-                .iter()
-                .take(10)
-                .copied()
-                .collect::<Vec<_>>()
-                .join(", "),
-            if missed.len() > 10 { ", …" } else { "" }
-        );
-    }
-    let elsewhere: Vec<&str> = scores
-        .iter()
-        .filter(|c| c.deciding_on_truth == Some(false))
-        .map(|c| c.id.as_str())
-        .collect();
-    if !elsewhere.is_empty() {
-        println!(
-            "  positives scored by a candidate away from their truth lesions (found by something else in the study, not the lesion): {}{}",
-            elsewhere
-                .iter()
-                .take(10)
-                .copied()
-                .collect::<Vec<_>>()
-                .join(", "),
-            if elsewhere.len() > 10 { ", …" } else { "" }
-        );
-    }
+    print_ids(
+        "positives with no candidate lesion",
+        scores.iter().filter(|c| c.positive && c.score <= 0.0),
+    );
+    print_ids(
+        "positives scored by a candidate away from their truth lesions (found by something else in the study, not the lesion)",
+        scores.iter().filter(|c| c.deciding_on_truth == Some(false)),
+    );
     println!("wrote {} and {}", path.display(), csv_path.display());
     Ok(Status::Ok)
+}
+
+/// Prints `what: id, id, …` (the first 10 ids) when `studies` holds any.
+fn print_ids<'a>(
+    what: &str,
+    studies: impl Iterator<Item = &'a strokeseg_pipeline::score::CalibrationScore>,
+) {
+    let ids: Vec<&str> = studies.map(|c| c.id.as_str()).collect();
+    if !ids.is_empty() {
+        let more = if ids.len() > 10 { ", …" } else { "" };
+        println!("  {what}: {}{more}", ids[..ids.len().min(10)].join(", "));
+    }
 }
 
 /// Every calibration study's score, beside the operating points (id, site, positive,
