@@ -15,8 +15,8 @@ pub struct OperatingPoint {
     /// Fraction of calibration negatives called negative at this threshold.
     pub specificity: f64,
     /// Set when the target sensitivity could not be reached by a useful threshold: some
-    /// calibration positives have no candidate lesion at all (score 0), and only a threshold
-    /// of 0 (every study positive) would count them; says how many and what was chosen.
+    /// calibration positives were found by no candidate (score 0), and only a threshold of 0
+    /// (every study positive) would count them; says how many and what was chosen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
 }
@@ -105,7 +105,8 @@ fn rate(scores: &[f32], keep: impl Fn(f32) -> bool) -> f64 {
 /// called positive, so any future positive is found) and the sensitivity reported is 1.0;
 /// a rate over an empty list is reported as 1.0 (see the struct's fields), with a warning.
 ///
-/// A positive with score 0 has no candidate lesion; no threshold but 0 counts it, and a
+/// A positive with score 0 was found by no candidate lesion (the caller may score a positive
+/// by the candidates on its truth lesion only); no threshold but 0 counts it, and a
 /// threshold of 0 calls every study positive, which is no operating point. When the target
 /// needs such positives, the threshold is the lowest score a positive *with* a candidate
 /// has, the sensitivity reported is the one reached there (below the target), and
@@ -137,7 +138,7 @@ pub fn calibrate(
             (false, Some(t)) => {
                 let missing = pos.iter().filter(|&&s| s <= 0.0).count();
                 let text = format!(
-                    "target sensitivity {target} not reachable: {missing} of {n} positives have no candidate lesion (score 0); threshold set to \
+                    "target sensitivity {target} not reachable: {missing} of {n} positives were found by no candidate lesion (score 0); threshold set to \
                      the lowest positive score with a candidate instead of 0 (which would call every study positive)"
                 );
                 tracing::warn!("calibrate {name}: {text}");

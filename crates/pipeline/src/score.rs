@@ -132,6 +132,22 @@ pub struct CalibrationScore {
     /// background's lesion-free original shows as well, so the positive was not really found.
     /// Empty for negatives and for positives without a candidate.
     pub deciding_on_truth: Option<bool>,
+    /// The score calibration uses. For a positive, the highest score among the candidates
+    /// that lie on a truth lesion (as for `deciding_on_truth`), 0 when none does: a positive
+    /// counts as found at a threshold only when a candidate on its lesion reaches it
+    /// (localisation ROC), not when an artefact elsewhere in the study does. For a negative,
+    /// `score` (any candidate is a false one).
+    pub located_score: f32,
+}
+
+/// The highest score among `candidates` whose bounding box, grown by one voxel, holds a voxel
+/// of `truth` (see [`box_holds`]); 0 when none does.
+fn located_score(candidates: &[strokeseg_measure::Lesion], truth: &ndarray::Array3<bool>) -> f32 {
+    candidates
+        .iter()
+        .filter(|c| !c.score.is_nan() && box_holds(truth, c.bbox_voxel, 1))
+        .map(|c| c.score)
+        .fold(0.0f32, f32::max)
 }
 
 /// True when the voxel box `b` (`[min, max]`, inclusive), grown by `margin` voxels and
@@ -183,6 +199,11 @@ pub fn calibrate_model(
             Some((c, _)) if positive => Some(box_holds(truth.data(), c.bbox_voxel, 1)),
             _ => None,
         };
+        let located_score = if positive {
+            located_score(&out.candidates, truth.data())
+        } else {
+            out.score
+        };
         scores.push(CalibrationScore {
             id: r.id.clone(),
             site: r.site.clone(),
@@ -190,6 +211,7 @@ pub fn calibrate_model(
             truth_volume_ml: truth.count() as f64 * voxel_ml,
             score: out.score,
             deciding_on_truth,
+            located_score,
         });
         b.inc(1);
     }
@@ -198,7 +220,7 @@ pub fn calibrate_model(
         scores
             .iter()
             .filter(|c| c.positive == positive)
-            .map(|c| c.score)
+            .map(|c| c.located_score)
             .collect()
     };
     let (pos, neg) = (pick(true), pick(false));
@@ -211,8 +233,45 @@ pub fn calibrate_model(
 
 #[cfg(test)]
 mod tests {
-    use super::box_holds;
+    use super::{box_holds, located_score};
     use ndarray::Array3;
+    use strokeseg_measure::{Lesion, Region};
+
+    fn candidate(score: f32, bbox_voxel: [[usize; 3]; 2]) -> Lesion {
+        Lesion {
+            id: 1,
+            volume_ml: 0.1,
+            n_voxels: 4,
+            centroid_mm: [0.0; 3],
+            centroid_voxel: [0.0; 3],
+            bbox_voxel,
+            max_prob: score,
+            mean_prob: score,
+            score,
+            region: Region::Supratentorial,
+            centroid_mni_approx: [0.0; 3],
+            signal: None,
+        }
+    }
+
+    #[test]
+    fn a_positive_is_scored_by_the_candidates_on_its_lesion_only() {
+        let mut t = Array3::from_elem((10, 10, 4), false);
+        t[[2, 2, 1]] = true;
+        let artefact = candidate(0.9, [[7, 7, 2], [8, 8, 3]]);
+        let on_lesion = candidate(0.4, [[2, 3, 1], [3, 4, 1]]);
+        let weaker_on_lesion = candidate(0.2, [[1, 1, 0], [2, 2, 1]]);
+        // the artefact scores the study 0.9; the lesion was found at 0.4
+        let all = [artefact.clone(), weaker_on_lesion, on_lesion];
+        assert_eq!(located_score(&all, &t), 0.4);
+        // only the artefact: the lesion is found at no threshold
+        assert_eq!(located_score(&[artefact], &t), 0.0);
+        assert_eq!(located_score(&[], &t), 0.0);
+        assert_eq!(
+            located_score(&[candidate(f32::NAN, [[2, 2, 1], [2, 2, 1]])], &t),
+            0.0
+        );
+    }
 
     #[test]
     fn a_box_holds_truth_only_where_it_reaches_it() {

@@ -87,6 +87,9 @@ pub struct Segmentation {
     /// The candidate that set `score`, and whether it holds a lesion of `mask`; `None` when
     /// the score is 0.
     pub deciding_candidate: Option<(Lesion, bool)>,
+    /// Every candidate that counts for the call (`score` is the highest of their scores), so
+    /// calibration can ask which of them lie on a truth lesion.
+    pub candidates: Vec<Lesion>,
 }
 
 impl Segmenter {
@@ -264,6 +267,7 @@ impl Segmenter {
             location,
             dropped_not_restricted: not_restricted,
             deciding_candidate,
+            candidates,
         })
     }
 }

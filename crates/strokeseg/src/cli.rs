@@ -83,8 +83,10 @@ pub enum Command {
     Register(RegisterArgs),
     /// Choose operating points (95% and 99% patient-level sensitivity) for a model on labelled
     /// validation studies; writes MODEL/operating_points.json and every study's score to
-    /// MODEL/calibration_scores.csv (positives with no candidate lesion, and positives whose
-    /// score comes from a candidate away from their truth lesions, are listed).
+    /// MODEL/calibration_scores.csv. A positive counts as found at a threshold only when a
+    /// candidate on its truth lesion reaches it (an artefact elsewhere in the study does not
+    /// find the lesion); positives with no such candidate, and positives whose study score
+    /// comes from a candidate away from their lesions, are listed.
     Calibrate(CalibrateArgs),
     /// Make one synthetic study, segment it with the shipped model and print the report.
     Demo(DemoArgs),

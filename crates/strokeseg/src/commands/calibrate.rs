@@ -10,7 +10,8 @@ use strokeseg_pipeline::Segmenter;
 
 /// Runs `calibrate`: segments every study, splits scores by truth, picks thresholds for 95%
 /// and 99% sensitivity, and writes them into the model folder with every study's score
-/// ([`SCORES_CSV`]).
+/// ([`SCORES_CSV`]). A positive counts as found only by candidates on its truth lesions
+/// (`located_score`), not by an artefact elsewhere in the study.
 pub fn run(a: &CalibrateArgs) -> anyhow::Result<Status> {
     let seg = Segmenter::load(&a.model)?;
     let mut refs = Vec::new();
@@ -34,11 +35,13 @@ pub fn run(a: &CalibrateArgs) -> anyhow::Result<Status> {
         }
     }
     print_ids(
-        "positives with no candidate lesion",
-        scores.iter().filter(|c| c.positive && c.score <= 0.0),
+        "positives with no candidate on their truth lesions (missed at every threshold)",
+        scores
+            .iter()
+            .filter(|c| c.positive && c.located_score <= 0.0),
     );
     print_ids(
-        "positives scored by a candidate away from their truth lesions (found by something else in the study, not the lesion)",
+        "positives whose score is set by a candidate away from their truth lesions (calibrated on the lesion's own candidates)",
         scores.iter().filter(|c| c.deciding_on_truth == Some(false)),
     );
     println!("wrote {} and {}", path.display(), csv_path.display());
@@ -58,7 +61,7 @@ fn print_ids<'a>(
 }
 
 /// Every calibration study's score, beside the operating points (id, site, positive,
-/// truth_volume_ml, score, deciding_on_truth).
+/// truth_volume_ml, score, deciding_on_truth, located_score).
 pub const SCORES_CSV: &str = "calibration_scores.csv";
 
 fn write_scores(

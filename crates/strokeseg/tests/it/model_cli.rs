@@ -104,7 +104,9 @@ fn train_calibrate_segment_validate_with_a_tiny_model() {
         .count();
     assert_eq!(scores.lines().count(), n_val + 1, "{scores}");
     assert!(
-        scores.starts_with("id,site,positive,truth_volume_ml,score,deciding_on_truth"),
+        scores.starts_with(
+            "id,site,positive,truth_volume_ml,score,deciding_on_truth,located_score\n"
+        ),
         "{scores}"
     );
     // segment a study: outputs on the study's own grid
