@@ -41,6 +41,8 @@ pub struct TrainingCard {
     pub hard_negatives: f64,
     /// Hard negatives drawn level by level in this many axial slabs (0: voxel by voxel).
     pub hard_negative_levels: usize,
+    /// Largest amplitude (|ln f|) of the coil-shading augmentation on DWI (0: none).
+    pub bias_field: f64,
     /// Share of lesion-centred patches drawn lesion by lesion.
     pub lesion_sampling: f64,
     /// Trained on peak-normalised labels.
@@ -132,6 +134,13 @@ pub fn training_card(c: &TrainingCard) -> String {
             "lesion fraction per voxel"
         }
     );
+    if c.bias_field > 0.0 {
+        let _ = writeln!(
+            s,
+            "- coil-shading augmentation: a smooth random field on each patch's DWI, |ln f| up to {}",
+            c.bias_field
+        );
+    }
     let _ = writeln!(
         s,
         "- {} epochs, {} steps, {:.1} h on {}{}",
@@ -185,6 +194,7 @@ mod tests {
             lr: 1e-3,
             hard_negatives: 0.5,
             hard_negative_levels: 0,
+            bias_field: 0.3,
             lesion_sampling: 0.5,
             peak_labels: true,
             device: "cpu".into(),
@@ -207,6 +217,7 @@ mod tests {
         assert!(s.contains("2.0 h on cpu"), "{s}");
         assert!(s.contains("best validation Dice 0.420 at epoch 2"));
         assert!(s.contains("drawn lesion by lesion: share 0.5; labels: peak-normalised"));
+        assert!(s.contains("coil-shading augmentation: a smooth random field on each patch's DWI, |ln f| up to 0.3"));
         assert!(s.contains("Operating points: none yet"));
         let real = training_card(&card(false));
         assert!(!real.contains("synthetic data only"));

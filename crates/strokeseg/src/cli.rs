@@ -636,6 +636,11 @@ pub struct TrainHyper {
     /// bright in the posterior fossa is normal. 0: voxel by voxel, as before.
     #[arg(long, default_value_t = 0)]
     pub hard_negative_levels: usize,
+    /// Coil-shading augmentation: a smooth random intensity field on each patch's DWI, with
+    /// |ln f| up to this (0.3: up to ±35%), as real scanners shade the brain differently (bright
+    /// or dark regions with normal ADC). 0: none, as before.
+    #[arg(long, default_value_t = 0.0, value_parser = unit_interval)]
+    pub bias_field: f64,
     /// Share (0–1) of the lesion-centred patches whose centre is drawn lesion by lesion (a
     /// lesion uniformly, then one of its voxels) instead of voxel by voxel, so a lesion of a
     /// few voxels is trained on as often as a large infarct in the same study. 0: voxel by

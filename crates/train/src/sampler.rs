@@ -49,6 +49,12 @@ pub struct PatchConfig {
     /// training cases, not validation cases. Off in configs written before it existed.
     #[serde(default)]
     pub peak_labels: bool,
+    /// Largest amplitude of a smooth random intensity field on the DWI channel (coil shading:
+    /// intensity × f with |ln f| up to this, a different field per patch; see [`bias_field`]).
+    /// Real scanners shade the brain differently, which a z-scored DWI shows as bright or dark
+    /// regions with normal ADC. 0 (configs written before it existed) adds none.
+    #[serde(default)]
+    pub bias_field: f64,
 }
 
 /// DWI z-score (the model's normalised DWI channel) from which normal tissue counts as a hard
@@ -66,6 +72,7 @@ impl Default for PatchConfig {
             hard_negative_levels: 0,
             component_share: 0.0,
             peak_labels: false,
+            bias_field: 0.0,
         }
     }
 }
@@ -114,6 +121,10 @@ pub fn sample_patch<R: Rng>(
         }
     }
     if cfg.augment {
+        // (no draw when bias_field is 0, so older runs sample exactly as before)
+        if cfg.bias_field > 0.0 {
+            bias_field(rng, &mut input, cfg.bias_field);
+        }
         augment_intensity(rng, &mut input, cfg.adc_dropout);
     }
     (input, target)
@@ -203,6 +214,56 @@ fn hard_negative<R: Rng>(rng: &mut R, case: &Case, levels: usize) -> [usize; 3] 
         .collect();
     let (a, b) = slabs[rng.random_range(0..slabs.len())];
     hard[rng.random_range(a..b)]
+}
+
+/// Range of the brain's DWI mean over its standard deviation (μ/σ) assumed when a field is put
+/// on the z-scored channel: about 4 on b1000 brain DWI, lower with much CSF in the brain mask.
+const MEAN_OVER_SD: std::ops::Range<f32> = 2.0..5.0;
+
+/// Puts a smooth random multiplicative field on the DWI channel (channel 0) of a patch, as
+/// coil shading does on a real scanner. The field is `f = exp(a · g / max|g|)` with `g` a
+/// random quadratic polynomial of the patch coordinates (scaled to −1…1) and `a` drawn in
+/// 0…`amplitude`. The channel is a z-score `v = (I − μ)/σ`, so `I·f` becomes
+/// `v·f + (μ/σ)(f − 1)`, with μ/σ drawn from [`MEAN_OVER_SD`]. Voxels at exactly 0 (outside the
+/// brain) stay 0; the ADC channel is left alone (a ratio of two images, coil shading cancels).
+/// Written by hand: the augmentation crates in Rust work on 2-D images, not on a z-scored
+/// channel of a 3-D patch.
+fn bias_field<R: Rng>(rng: &mut R, input: &mut Array4<f32>, amplitude: f64) {
+    let (_, d, h, w) = input.dim();
+    let a = rng.random_range(0.0..=amplitude.max(0.0)) as f32;
+    let kappa = rng.random_range(MEAN_OVER_SD);
+    // coefficients of z, y, x, z², y², x², zy, zx, yx
+    let c: [f32; 9] = std::array::from_fn(|_| rng.random_range(-1.0f32..=1.0));
+    let unit = |i: usize, n: usize| {
+        if n > 1 {
+            2.0 * i as f32 / (n - 1) as f32 - 1.0
+        } else {
+            0.0
+        }
+    };
+    let g = Array3::from_shape_fn((d, h, w), |(k, i, j)| {
+        let (z, y, x) = (unit(k, d), unit(i, h), unit(j, w));
+        c[0] * z
+            + c[1] * y
+            + c[2] * x
+            + c[3] * z * z
+            + c[4] * y * y
+            + c[5] * x * x
+            + c[6] * z * y
+            + c[7] * z * x
+            + c[8] * y * x
+    });
+    let peak = g.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    if peak <= 0.0 || a <= 0.0 {
+        return;
+    }
+    let mut dwi = input.index_axis_mut(Axis(0), 0);
+    ndarray::Zip::from(&mut dwi).and(&g).for_each(|v, &g| {
+        if *v != 0.0 {
+            let f = (a * g / peak).exp();
+            *v = *v * f + kappa * (f - 1.0);
+        }
+    });
 }
 
 fn augment_intensity<R: Rng>(rng: &mut R, input: &mut Array4<f32>, adc_dropout: f64) {
@@ -453,6 +514,45 @@ mod tests {
         for _ in 0..100 {
             assert!(c.hard_voxels.contains(&hard_negative(&mut rng, &c, 4)));
         }
+    }
+
+    #[test]
+    fn a_bias_field_shades_dwi_smoothly_and_leaves_adc_and_background_alone() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(15);
+        let amplitude = 0.3f64;
+        for _ in 0..20 {
+            let mut x = Array4::<f32>::from_elem((2, 8, 32, 32), 1.0);
+            x[[0, 0, 0, 0]] = 0.0; // background
+            bias_field(&mut rng, &mut x, amplitude);
+            assert_eq!(x[[0, 0, 0, 0]], 0.0);
+            assert!(x.index_axis(Axis(0), 1).iter().all(|&v| v == 1.0));
+            // v·f + κ(f − 1) with v = 1, f within e^±a, κ within 2…5
+            let (lo, hi) = ((-amplitude).exp() as f32, amplitude.exp() as f32);
+            let dwi = x.index_axis(Axis(0), 0);
+            for &v in dwi.iter().skip(1) {
+                assert!(v >= lo + 5.0 * (lo - 1.0) - 1e-4 && v <= hi + 5.0 * (hi - 1.0) + 1e-4);
+            }
+            // smooth: neighbours differ far less than the field's range
+            for k in 0..8 {
+                for i in 0..32 {
+                    for j in 1..32 {
+                        if (i, j) != (0, 1) || k > 0 {
+                            let step = (dwi[[k, i, j]] - dwi[[k, i, j - 1]]).abs();
+                            assert!(step < 0.2, "step {step}");
+                        }
+                    }
+                }
+            }
+        }
+        // it does vary across the patch (not one global factor)
+        let mut x = Array4::<f32>::from_elem((2, 8, 32, 32), 1.0);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(16);
+        bias_field(&mut rng, &mut x, 0.5);
+        let dwi = x.index_axis(Axis(0), 0);
+        let (mn, mx) = dwi
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+        assert!(mx - mn > 0.01, "{mn}..{mx}");
     }
 
     #[test]

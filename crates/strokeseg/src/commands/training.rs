@@ -128,6 +128,7 @@ pub fn plan_and_config(
             size: patch,
             hard_negative_fraction: hp.hard_negatives,
             hard_negative_levels: hp.hard_negative_levels,
+            bias_field: hp.bias_field,
             component_share: hp.lesion_sampling,
             peak_labels: hp.peak_labels,
             ..PatchConfig::default()
