@@ -138,6 +138,11 @@ pub struct CalibrationScore {
     /// (localisation ROC), not when an artefact elsewhere in the study does. For a negative,
     /// `score` (any candidate is a false one).
     pub located_score: f32,
+    /// Every candidate that counted for the call, and whether it lies on a truth lesion (as
+    /// for `deciding_on_truth`; always false in a negative study), for the audit file of
+    /// `calibrate` (not a column of the scores file).
+    #[serde(skip)]
+    pub candidates: Vec<(strokeseg_measure::Lesion, bool)>,
 }
 
 /// The highest score among `candidates` whose bounding box, grown by one voxel, holds a voxel
@@ -204,6 +209,16 @@ pub fn calibrate_model(
         } else {
             out.score
         };
+        let candidates = out
+            .candidates
+            .iter()
+            .map(|c| {
+                (
+                    c.clone(),
+                    positive && box_holds(truth.data(), c.bbox_voxel, 1),
+                )
+            })
+            .collect();
         scores.push(CalibrationScore {
             id: r.id.clone(),
             site: r.site.clone(),
@@ -212,6 +227,7 @@ pub fn calibrate_model(
             score: out.score,
             deciding_on_truth,
             located_score,
+            candidates,
         });
         b.inc(1);
     }

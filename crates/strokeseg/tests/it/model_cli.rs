@@ -112,6 +112,18 @@ fn train_calibrate_segment_validate_with_a_tiny_model() {
         ),
         "{scores}"
     );
+    // the candidates the scores were made of: one row each, from the scored studies
+    let cands = std::fs::read_to_string(m.join("calibration_candidates.csv")).unwrap();
+    if let Some(header) = cands.lines().next() {
+        assert!(
+            header.starts_with("id,site,positive,on_truth,score,max_prob,mean_prob,volume_ml"),
+            "{header}"
+        );
+        for row in cands.lines().skip(1) {
+            let id = row.split(',').next().unwrap();
+            assert!(scores.contains(&format!("{id},")), "{row}");
+        }
+    }
     // segment a study: outputs on the study's own grid
     let study = va.join("sub-sitec0001");
     let seg_out = d.path().join("seg");
@@ -197,7 +209,7 @@ fn train_calibrate_segment_validate_with_a_tiny_model() {
 }
 
 /// `strokeseg train ARGS` with a tiny network: one epoch of `steps` steps of batch 1.
-fn train_tiny(args: &[&str], steps: &str) -> Out {
+pub fn train_tiny(args: &[&str], steps: &str) -> Out {
     let mut v = vec!["train"];
     v.extend_from_slice(args);
     v.extend_from_slice(&[
