@@ -2,6 +2,7 @@
 # Evaluates one fold model: packs runs/fold-X into a model folder, calibrates it on data that
 # holds real negatives of its own training backgrounds, then scores the fold's held-out real
 # studies (the originals) and the implants into them, and the held-out synthetic test.
+# RUN may also be an ensemble folder made by `strokeseg ensemble`.
 # Usage: bash tools/realbg/evalfold.sh A   (ADS peer CSVs: $R/ads-peer/ads1.csv, ads2.csv with id,site,dwi,b0,adc,mask)
 set -u
 fold=$1
@@ -12,8 +13,12 @@ R=${RUNS:-$ROOT/runs}
 source "$(dirname "$0")/folds.env"
 run=${RUN:-$R/fold-$fold}; m=${MODEL:-$R/model-$fold}   # RUN/MODEL override (e.g. an earlier run of the fold)
 rm -rf $m; mkdir -p $m
-cp $run/plan.json $run/train_log.csv $run/state.json $run/train_config.json $m/
-cp $run/checkpoints/best/* $m/; rm -f $m/optimizer.bpk
+if [ -d $run/members ]; then   # an ensemble folder (strokeseg ensemble): its members as they are
+  cp -r $run/plan.json $run/ensemble.json $run/MODEL_CARD.md $run/members $m/
+else
+  cp $run/plan.json $run/train_log.csv $run/state.json $run/train_config.json $m/
+  cp $run/checkpoints/best/* $m/; rm -f $m/optimizer.bpk
+fi
 # Originals (index 000) of the training backgrounds, as a dataset folder of symlinks.
 mk_orig() { # dir bg...
   local d=$1; shift; rm -rf $d; mkdir -p $d/derivatives

@@ -6,6 +6,7 @@
 # in-sample; the honest real-case figures are the fold models' (evalfold.sh).
 # Usage: bash tools/realbg/ship.sh   (after folds.sh with FOLDS=all; $D/synth-test from gen.sh)
 #        NAME=realmix-v2 RUN=runs/fold-all-hn bash tools/realbg/ship.sh
+# RUN may be an ensemble folder (strokeseg ensemble).
 # RECALIBRATE=1 only calibrates and scores the model folder already there (no copy).
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -16,8 +17,12 @@ m=$ROOT/models/${NAME:-realmix-v1}
 run=${RUN:-$R/fold-all}
 mkdir -p $m
 if [ -z "${RECALIBRATE:-}" ]; then
-  cp $run/plan.json $run/train_log.csv $run/state.json $run/train_config.json $m/
-  cp $run/checkpoints/best/config.json $run/checkpoints/best/model.bpk $m/
+  if [ -d $run/members ]; then   # an ensemble folder (strokeseg ensemble): its members as they are
+    cp -r $run/plan.json $run/ensemble.json $run/members $m/
+  else
+    cp $run/plan.json $run/train_log.csv $run/state.json $run/train_config.json $m/
+    cp $run/checkpoints/best/config.json $run/checkpoints/best/model.bpk $m/
+  fi
 fi
 source "$(dirname "$0")/folds.env"
 cal_bg=$KNOWN_BG

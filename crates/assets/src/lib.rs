@@ -158,13 +158,17 @@ impl Bundle {
     fn write_into(&self, dir: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
         for (name, bytes) in self.files {
+            // a name may hold folders (an ensemble's members/<k>/model.bpk)
             let path = dir.join(name);
             if std::fs::read(&path).is_ok_and(|have| have == *bytes) {
                 continue;
             }
+            let parent = path.parent().unwrap_or(dir);
+            std::fs::create_dir_all(parent)?;
+            let leaf = path.file_name().unwrap_or_default().to_string_lossy();
             // Written beside and renamed, so a concurrent reader sees the old file or the
             // whole new one, never half of it.
-            let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+            let tmp = parent.join(format!(".{leaf}.{}.tmp", std::process::id()));
             let mut f = std::fs::File::create(&tmp)?;
             f.write_all(bytes)?;
             f.sync_all()?;
@@ -192,6 +196,35 @@ mod tests {
         }
         assert!(ATLAS.notice.contains("CC BY-SA 4.0"));
         assert!(TEMPLATE.notice.contains("Copyright"));
+    }
+
+    #[test]
+    fn files_in_sub_folders_are_unpacked_into_them() {
+        static NESTED: Bundle = Bundle {
+            name: "nested",
+            what: "a model folder with members",
+            files: &[
+                ("plan.json", b"{}"),
+                ("members/1/model.bpk", b"one"),
+                ("members/2/model.bpk", b"two"),
+            ],
+            notice: "licence: test",
+        };
+        let tmp = tempfile::tempdir().unwrap();
+        NESTED.write_into(tmp.path()).unwrap();
+        for (name, bytes) in NESTED.files {
+            assert_eq!(
+                std::fs::read(tmp.path().join(name)).unwrap(),
+                *bytes,
+                "{name}"
+            );
+        }
+        let stray: Vec<_> = std::fs::read_dir(tmp.path().join("members/2"))
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(stray.is_empty());
     }
 
     #[test]

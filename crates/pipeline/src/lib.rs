@@ -4,7 +4,7 @@
 //! fallbacks) → patient call → report, pictures, NIfTI and DICOM outputs. Also scoring a model
 //! on labelled studies with `strokeseg-eval`'s metrics.
 //!
-//! Owns: [`Segmenter`] (a loaded model folder), [`engine`] and [`device`] choice, the quality
+//! Owns: [`Segmenter`] (a loaded model folder, one network or an [`ensemble`]), [`engine`] and [`device`] choice, the quality
 //! gate ([`quality`]), the location set-up ([`locate`]), the report and output files
 //! ([`outputs`], whole-or-nothing through [`staged`]), the DICOM outputs ([`dicom_out`]), the
 //! service's per-study job ([`service`]), [`score`]. Must not touch: command-line parsing or
@@ -14,6 +14,7 @@
 pub mod device;
 pub mod dicom_out;
 pub mod engine;
+pub mod ensemble;
 mod error;
 pub mod locate;
 pub mod outputs;

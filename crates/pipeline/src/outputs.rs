@@ -118,6 +118,7 @@ pub fn build_report(
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
             trained_on_synthetic_data_only: s.plan.synthetic_only,
+            networks: s.members(),
             tta: s.tta,
             lesion_threshold: settings.lesion.threshold,
             max_adc_ratio: settings
@@ -493,6 +494,7 @@ mod tests {
             model: ModelInfo {
                 name: "m".into(),
                 trained_on_synthetic_data_only: false,
+                networks: 1,
                 tta: false,
                 lesion_threshold: 0.5,
                 max_adc_ratio: None,

@@ -5,10 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use strokeseg_core::{Mask, Volume};
-use strokeseg_infer::{predict_volume, Plan};
+use strokeseg_infer::{predict_volume_with, Plan};
 use strokeseg_io::{InputError, Study, StudySpec};
 use strokeseg_measure::{find_lesions, Lesion, LesionConfig, OperatingPoint};
-use strokeseg_model::{load, run_device, UNet3d};
+use strokeseg_model::{load, predict, run_device, UNet3d};
 use strokeseg_preproc::{dilate_mm, prepare};
 
 use crate::quality::{self, Refused};
@@ -50,9 +50,9 @@ pub struct Segmenter {
     pub dir: PathBuf,
     /// Plan (preprocessing, network, window).
     pub plan: Plan,
-    model: UNet3d,
-    /// The tuned forward of `model` when the inference engine is `fast` (src/engine.rs).
-    fast: Option<strokeseg_fastnet::FastUNet>,
+    /// The networks (one, or the members of an ensemble: `crate::ensemble`), whose
+    /// probabilities are averaged.
+    nets: Vec<Net>,
     /// Calibrated operating points (may be empty for an uncalibrated model).
     pub operating_points: Vec<OperatingPoint>,
     /// Mirror test-time augmentation.
@@ -63,6 +63,22 @@ pub struct Segmenter {
 }
 
 pub use strokeseg_report::json::Timing;
+
+/// One network of a model folder.
+struct Net {
+    model: UNet3d,
+    /// The tuned forward of `model` when the inference engine is `fast` (src/engine.rs).
+    fast: Option<strokeseg_fastnet::FastUNet>,
+}
+
+impl Net {
+    fn forward(&self, window: ndarray::Array5<f32>) -> ndarray::Array5<f32> {
+        match &self.fast {
+            Some(f) => f.predict(&window),
+            None => predict(&self.model, window),
+        }
+    }
+}
 
 /// The result for one study.
 pub struct Segmentation {
@@ -94,7 +110,8 @@ pub struct Segmentation {
 
 impl Segmenter {
     /// Loads `dir` (plan.json, config.json, model.bpk, optional operating_points.json; or a
-    /// training run's folder, whose weights are in checkpoints/best/).
+    /// training run's folder, whose weights are in checkpoints/best/), with the members of an
+    /// ensemble (`members/<k>/`, `crate::ensemble`).
     ///
     /// # Errors
     /// Missing or malformed files, named.
@@ -104,15 +121,25 @@ impl Segmenter {
             message,
         };
         let plan = Plan::load(dir).map_err(|e| bad(e.to_string()))?;
-        // A shipped model keeps its weights beside the plan; a training run in checkpoints/best.
-        let best = dir.join("checkpoints").join("best");
-        let weights = if !dir.join(strokeseg_model::CONFIG_FILE).is_file() && best.is_dir() {
-            best
-        } else {
-            dir.to_path_buf()
-        };
-        let (model, config) = load(&weights, &run_device()).map_err(|e| bad(e.to_string()))?;
-        let fast = crate::engine::fast_net(&model, &config).map_err(|e| bad(e.to_string()))?;
+        let mut nets = Vec::new();
+        let mut first_config = None;
+        for weights in crate::ensemble::member_dirs(dir)? {
+            let (model, config) = load(&weights, &run_device()).map_err(|e| bad(e.to_string()))?;
+            // members are averaged voxel by voxel, so they must share one network shape
+            let shape = crate::ensemble::network_shape(&config);
+            match &first_config {
+                None => first_config = Some(shape),
+                Some(c) if *c != shape => {
+                    return Err(bad(format!(
+                        "the network in {} differs from the first member's",
+                        weights.display()
+                    )))
+                }
+                Some(_) => {}
+            }
+            let fast = crate::engine::fast_net(&model, &config).map_err(|e| bad(e.to_string()))?;
+            nets.push(Net { model, fast });
+        }
         let ops_path = dir.join(OPERATING_POINTS_FILE);
         let operating_points = if ops_path.is_file() {
             let text = std::fs::read_to_string(&ops_path)
@@ -124,8 +151,7 @@ impl Segmenter {
         Ok(Segmenter {
             dir: dir.to_path_buf(),
             plan,
-            model,
-            fast,
+            nets,
             operating_points,
             tta: false,
             locator: None,
@@ -145,6 +171,13 @@ impl Segmenter {
         let mut s = Segmenter::load(&dir)?;
         s.tta = tta;
         Ok(s)
+    }
+
+    /// How many networks the folder holds (more than one: an ensemble, probabilities
+    /// averaged).
+    #[must_use]
+    pub fn members(&self) -> usize {
+        self.nets.len()
     }
 
     /// The operating point called `name`, if calibrated.
@@ -195,10 +228,16 @@ impl Segmenter {
         quality::check_brain(p.native_brain.volume_ml()).map_err(Refused)?;
         let preprocess = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let prob_dhw = match &self.fast {
-            Some(f) => crate::engine::predict_volume(f, &p.input, self.plan.window, self.tta),
-            None => predict_volume(&self.model, &p.input, self.plan.window, self.tta),
-        };
+        let prob_dhw = predict_volume_with(&p.input, self.plan.window, self.tta, &mut |w| {
+            if self.nets.len() == 1 {
+                return self.nets[0].forward(w);
+            }
+            let mut sum = self.nets[0].forward(w.clone());
+            for net in &self.nets[1..] {
+                sum += &net.forward(w.clone());
+            }
+            sum / self.nets.len() as f32
+        });
         let network = t.elapsed().as_secs_f64();
         let t = Instant::now();
         let prob = p.to_native(&prob_dhw);

@@ -6,7 +6,7 @@ use strokeseg_atlas::StudyLocation;
 use strokeseg_measure::{Lesion, OperatingPoint};
 
 /// Version of the report's JSON layout.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 /// One study's report.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -72,6 +72,9 @@ pub struct ModelInfo {
     pub name: String,
     /// True when it was trained on synthetic data only.
     pub trained_on_synthetic_data_only: bool,
+    /// Networks whose probabilities were averaged: 1, or the members of an ensemble
+    /// (`strokeseg ensemble`).
+    pub networks: usize,
     /// Mirror test-time augmentation used.
     pub tta: bool,
     /// Lesion threshold on the probability map.

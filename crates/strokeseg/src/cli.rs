@@ -82,12 +82,24 @@ pub enum Command {
     /// when a registration fails its quality checks. See docs/location.md.
     Register(RegisterArgs),
     /// Choose operating points (95% and 99% patient-level sensitivity) for a model on labelled
-    /// validation studies; writes MODEL/operating_points.json and every study's score to
-    /// MODEL/calibration_scores.csv. A positive counts as found at a threshold only when a
+    /// validation studies; writes MODEL/operating_points.json, every study's score to
+    /// MODEL/calibration_scores.csv and every candidate lesion behind those scores (score,
+    /// volume, DWI and ADC ratios, whether it lies on a truth lesion) to
+    /// MODEL/calibration_candidates.csv. A positive counts as found at a threshold only when a
     /// candidate on its truth lesion reaches it (an artefact elsewhere in the study does not
     /// find the lesion); positives with no such candidate, and positives whose study score
     /// comes from a candidate away from their lesions, are listed.
     Calibrate(CalibrateArgs),
+    /// Combine networks trained with the same plan (other seeds or recipes) into one model
+    /// folder whose probabilities are their mean, window by window.
+    ///
+    /// MODEL... are training runs (their checkpoints/best/) or single-network model folders,
+    /// at least two, with the same preprocessing, network, window and channels. OUT gets the
+    /// first one's plan, members/<k>/ (k = 1, 2, ...) each one's weights with its card and
+    /// training log, ensemble.json saying where each came from, and a model card. Every
+    /// command that takes --model runs all members (the network stage takes as many times
+    /// longer). Calibrate OUT before use: operating points are not copied.
+    Ensemble(EnsembleArgs),
     /// Make one synthetic study, segment it with the shipped model and print the report.
     Demo(DemoArgs),
     /// Segment labelled studies with a model and score them against the truth: Dice,
@@ -503,6 +515,17 @@ pub struct CalibrateArgs {
     /// Labelled validation data (repeatable), as for `train --val`.
     #[arg(long, required = true, value_name = "DIR|CSV")]
     pub data: Vec<PathBuf>,
+}
+
+/// `strokeseg ensemble`.
+#[derive(Debug, Args)]
+pub struct EnsembleArgs {
+    /// New model folder (must not exist, or be empty).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Training runs or model folders to combine (at least two).
+    #[arg(required = true, num_args = 2.., value_name = "MODEL")]
+    pub models: Vec<PathBuf>,
 }
 
 /// `strokeseg demo`.

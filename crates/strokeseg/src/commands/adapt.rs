@@ -34,11 +34,11 @@
 use super::training::{progress, stopped};
 use crate::cli::{AdaptArgs, AdaptMode};
 use crate::Status;
-use std::path::{Path, PathBuf};
 use strokeseg_eval::Summary;
 use strokeseg_infer::Plan;
 use strokeseg_measure::LesionConfig;
 use strokeseg_model::{load, run_device, TrainableParts, CONFIG_FILE, WEIGHTS_FILE};
+use strokeseg_pipeline::ensemble::{is_ensemble, weights_dir};
 use strokeseg_pipeline::score::{bar, manifests, score_model};
 use strokeseg_pipeline::{Segmenter, OPERATING_POINTS_FILE};
 use strokeseg_report::adapt_card::{adaptation_card, AdaptationCard, HeldOutScores};
@@ -80,16 +80,6 @@ impl AdaptMode {
     }
 }
 
-/// Where a model folder keeps its weights (beside the plan, or a training run's best).
-fn weights_dir(dir: &Path) -> PathBuf {
-    let best = checkpoint_dir(dir, "best");
-    if !dir.join(CONFIG_FILE).is_file() && best.is_dir() {
-        best
-    } else {
-        dir.to_path_buf()
-    }
-}
-
 fn load_cases(refs: &[StudyRef], plan: &Plan, what: &str) -> Result<Vec<Case>, String> {
     let b = bar(refs.len() as u64, what);
     let mut out = Vec::with_capacity(refs.len());
@@ -124,6 +114,13 @@ pub fn run(a: &AdaptArgs) -> anyhow::Result<Status> {
     }
     if a.patch.len() != 3 {
         return bad("--patch takes three comma-separated values".into());
+    }
+    if is_ensemble(&a.model) {
+        return bad(format!(
+            "{}: is an ensemble; adapt takes one network: adapt each member's training run, \
+             then `strokeseg ensemble` the adapted folders",
+            a.model.display()
+        ));
     }
     let base_plan = Plan::load(&a.model)?;
     let device = run_device();

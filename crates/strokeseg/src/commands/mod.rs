@@ -5,6 +5,7 @@ mod batch;
 mod bench;
 mod calibrate;
 mod demo;
+mod ensemble;
 mod evaluate;
 mod implant;
 mod inspect;
@@ -33,6 +34,7 @@ pub fn run(cmd: Command) -> anyhow::Result<Status> {
         Command::Register(a) => register::run(&a),
         Command::Calibrate(a) => calibrate::run(&a),
         Command::Demo(a) => demo::run(&a),
+        Command::Ensemble(a) => ensemble::run(&a),
         Command::Validate(a) => validate::run(&a),
         Command::Evaluate(a) => evaluate::run(&a),
         Command::Adapt(a) => adapt::run(&a),

@@ -77,12 +77,10 @@ fn init_plan(
         anyhow::bail!("no --init");
     };
     let base = Plan::load(dir)?;
-    let best = strokeseg_train::training::checkpoint_dir(dir, "best");
-    let wdir = if !dir.join(strokeseg_model::CONFIG_FILE).is_file() && best.is_dir() {
-        best
-    } else {
-        dir.clone()
-    };
+    if strokeseg_pipeline::ensemble::is_ensemble(dir) {
+        anyhow::bail!("is an ensemble; --init takes one network: name one member's training run");
+    }
+    let wdir = strokeseg_pipeline::ensemble::weights_dir(dir);
     let (model, _) = strokeseg_model::load(&wdir, device)?;
     let mut p = base.clone();
     p.training_data = plan.training_data.clone();

@@ -7,6 +7,7 @@ mod device_cli;
 mod dicom;
 mod dicom_out;
 mod engine_cli;
+mod ensemble_cli;
 mod evaluate_cli;
 mod golden;
 mod inspect;
