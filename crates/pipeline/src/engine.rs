@@ -7,9 +7,7 @@
 
 use std::sync::OnceLock;
 
-use ndarray::{Array3, Array4, Array5};
 use strokeseg_fastnet::{FastNetError, FastUNet};
-use strokeseg_infer::predict_volume_with;
 use strokeseg_model::{run_device_choice, DeviceChoice, UNet3d, UNet3dConfig};
 
 use crate::PipelineError;
@@ -93,16 +91,4 @@ pub fn fast_net(model: &UNet3d, config: &UNet3dConfig) -> Result<Option<FastUNet
         return Ok(None);
     }
     Ok(Some(FastUNet::new(model, config)?))
-}
-
-/// Probabilities `[D, H, W]` of a prepared input `[C, D, H, W]` with the fast forward: the
-/// same sliding windows, blending and mirror TTA as `strokeseg_infer::predict_volume`.
-#[must_use]
-pub fn predict_volume(
-    net: &FastUNet,
-    input: &Array4<f32>,
-    window: [usize; 3],
-    tta: bool,
-) -> Array3<f32> {
-    predict_volume_with(input, window, tta, &mut |b: Array5<f32>| net.predict(&b))
 }
