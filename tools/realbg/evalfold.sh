@@ -3,7 +3,7 @@
 # holds real negatives of its own training backgrounds, then scores the fold's held-out real
 # studies (the originals) and the implants into them, and the held-out synthetic test.
 # RUN may also be an ensemble folder made by `strokeseg ensemble`.
-# Usage: bash tools/realbg/evalfold.sh A   (ADS peer CSVs: $R/ads-peer/ads1.csv, ads2.csv with id,site,dwi,b0,adc,mask)
+# Usage: bash tools/realbg/evalfold.sh A   (writes the ADS peer CSVs $R/ads-peer/ads{1,2}.csv from ../shared when missing)
 set -u
 fold=$1
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -52,5 +52,14 @@ if [ -z "${SKIP_SYNTH:-}" ]; then
   $B -q validate --model $m "${st[@]}" --out $m/eval-synth-test
 fi
 case $fold in A) ads=ads1;; B) ads=ads2;; *) ads="";; esac
+# The ADS example's peer prediction as its "truth" (JHU ADS output, not expert), written from
+# ../shared when missing: Subject01 has no ADC file (computed from DWI and b0).
+if [ -n "$ads" ] && [ ! -f $R/ads-peer/$ads.csv ]; then
+  n=${ads#ads}; sd=$(realpath -m "$ROOT/../shared/data/real/ads/Subject0$n"); s=Subject0$n
+  adc=""; [ -f $sd/${s}_ADC.nii.gz ] && adc=$sd/${s}_ADC.nii.gz
+  mkdir -p $R/ads-peer
+  printf 'id,site,dwi,b0,adc,mask\n%s,ads,%s,%s,%s,%s\n' "$s" "$sd/${s}_DWI.nii.gz" "$sd/${s}_b0.nii.gz" \
+    "$adc" "$sd/${s}_DAGMNet_CH3_Lesion_Predict.nii.gz" > $R/ads-peer/$ads.csv
+fi
 [ -n "$ads" ] && $B -q validate --model $m --data $R/ads-peer/$ads.csv --out $m/eval-ads-peer
 echo "fold $fold evaluated $(date -u +%H:%M:%S)"
