@@ -43,6 +43,8 @@ pub struct TrainingCard {
     pub hard_negative_levels: usize,
     /// Largest amplitude (|ln f|) of the coil-shading augmentation on DWI (0: none).
     pub bias_field: f64,
+    /// Largest relative noise of the low-SNR augmentation (0: none).
+    pub low_snr: f64,
     /// Share of lesion-centred patches drawn lesion by lesion.
     pub lesion_sampling: f64,
     /// Trained on peak-normalised labels.
@@ -141,6 +143,13 @@ pub fn training_card(c: &TrainingCard) -> String {
             c.bias_field
         );
     }
+    if c.low_snr > 0.0 {
+        let _ = writeln!(
+            s,
+            "- low-SNR augmentation: on half the patches, relative noise up to {} on the DWI, carried into the ADC",
+            c.low_snr
+        );
+    }
     let _ = writeln!(
         s,
         "- {} epochs, {} steps, {:.1} h on {}{}",
@@ -195,6 +204,7 @@ mod tests {
             hard_negatives: 0.5,
             hard_negative_levels: 0,
             bias_field: 0.3,
+            low_snr: 0.2,
             lesion_sampling: 0.5,
             peak_labels: true,
             device: "cpu".into(),

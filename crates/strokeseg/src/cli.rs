@@ -664,6 +664,12 @@ pub struct TrainHyper {
     /// or dark regions with normal ADC). 0: none, as before.
     #[arg(long, default_value_t = 0.0, value_parser = unit_interval)]
     pub bias_field: f64,
+    /// Low-SNR augmentation: on half the patches, noise of relative size up to this (to the
+    /// brain's mean DWI signal) on the DWI, carried into the ADC as an ADC computed from the
+    /// noisy images would carry it (0.2: about a b0 SNR of 6 at b1000, where an untrained
+    /// network calls noise speckle infarcts). 0: none, as before.
+    #[arg(long, default_value_t = 0.0, value_parser = unit_interval)]
+    pub low_snr: f64,
     /// Share (0–1) of the lesion-centred patches whose centre is drawn lesion by lesion (a
     /// lesion uniformly, then one of its voxels) instead of voxel by voxel, so a lesion of a
     /// few voxels is trained on as often as a large infarct in the same study. 0: voxel by

@@ -55,6 +55,12 @@ pub struct PatchConfig {
     /// regions with normal ADC. 0 (configs written before it existed) adds none.
     #[serde(default)]
     pub bias_field: f64,
+    /// Low-SNR augmentation: on half the patches, acquisition noise with a relative size (to
+    /// the brain's mean DWI signal) drawn up to this, added to the DWI and carried into the ADC
+    /// computed from it ([`low_snr`]). 0.2 is about a b0 SNR of 6 at b1000. 0 (configs written
+    /// before it existed) adds none.
+    #[serde(default)]
+    pub low_snr: f64,
 }
 
 /// DWI z-score (the model's normalised DWI channel) from which normal tissue counts as a hard
@@ -73,6 +79,7 @@ impl Default for PatchConfig {
             component_share: 0.0,
             peak_labels: false,
             bias_field: 0.0,
+            low_snr: 0.0,
         }
     }
 }
@@ -121,7 +128,11 @@ pub fn sample_patch<R: Rng>(
         }
     }
     if cfg.augment {
-        // (no draw when bias_field is 0, so older runs sample exactly as before)
+        // (no draw when low_snr or bias_field is 0, so older runs sample exactly as before)
+        if cfg.low_snr > 0.0 && rng.random_bool(0.5) {
+            let r = rng.random_range(0.0..cfg.low_snr) as f32;
+            low_snr(rng, &mut input, r);
+        }
         if cfg.bias_field > 0.0 {
             bias_field(rng, &mut input, cfg.bias_field);
         }
@@ -264,6 +275,55 @@ fn bias_field<R: Rng>(rng: &mut R, input: &mut Array4<f32>, amplitude: f64) {
             *v = *v * f + kappa * (f - 1.0);
         }
     });
+}
+
+/// Brain mean over brain SD of a z-scored DWI, used to put noise relative to the mean signal
+/// into z units: typical of b800–b1500 trace DWI (dark CSF, brighter grey than white matter).
+const DWI_MEAN_OVER_SD: f32 = 3.0;
+
+/// Simulated noisier acquisition of a patch (channels DWI z-scored, ADC in 10⁻³ mm²/s; voxels
+/// that are exactly 0 are outside the brain and stay 0): Gaussian noise of relative size `r`
+/// on the DWI signal S (S ∝ 1 + z / [`DWI_MEAN_OVER_SD`]), and, where the study has an ADC, the
+/// ADC recomputed from the noisy DWI at b = 1000 s/mm² (ADC − ln(S'/S)) plus the b0's own
+/// noise (about half the DWI's, relative, as a b1000 tissue signal is about half its b0).
+/// The noisy DWI is z-scored again over the patch's brain, as `prepare` would have done. Low-SNR
+/// studies are where the network makes speckle-like false lesions with low ADC; augmenting
+/// the DWI alone would teach it the wrong pairing.
+pub fn low_snr<R: Rng>(rng: &mut R, input: &mut Array4<f32>, r: f32) {
+    if r <= 0.0 {
+        return;
+    }
+    let k = DWI_MEAN_OVER_SD;
+    let unit = Normal::new(0.0f32, 1.0).expect("unit normal");
+    let has_adc = input.index_axis(Axis(0), 1).iter().any(|&v| v != 0.0);
+    let (d, h, w) = (input.dim().1, input.dim().2, input.dim().3);
+    for z in 0..d {
+        for y in 0..h {
+            for x in 0..w {
+                let dz = input[[0, z, y, x]];
+                if dz == 0.0 {
+                    continue;
+                }
+                let s = (1.0 + dz / k).max(0.05);
+                let e = r * unit.sample(rng);
+                let s_noisy = (s + e).abs().max(0.01);
+                input[[0, z, y, x]] = (s_noisy - 1.0) * k;
+                if has_adc {
+                    let a = input[[1, z, y, x]];
+                    if a != 0.0 {
+                        let e0 = 0.5 * r * unit.sample(rng);
+                        let a2 = a - (s_noisy / s).ln() + (1.0 + e0).max(0.05).ln();
+                        input[[1, z, y, x]] = a2.clamp(0.0, 4.0);
+                    }
+                }
+            }
+        }
+    }
+    // the noise widens the brain's spread; prepare() would have z-scored the noisy image
+    let grow = (1.0 + (r * k) * (r * k)).sqrt();
+    input
+        .index_axis_mut(Axis(0), 0)
+        .mapv_inplace(|v| if v == 0.0 { 0.0 } else { v / grow });
 }
 
 fn augment_intensity<R: Rng>(rng: &mut R, input: &mut Array4<f32>, adc_dropout: f64) {
@@ -514,6 +574,54 @@ mod tests {
         for _ in 0..100 {
             assert!(c.hard_voxels.contains(&hard_negative(&mut rng, &c, 4)));
         }
+    }
+
+    #[test]
+    fn low_snr_noise_reaches_the_adc_through_the_dwi_and_spares_the_background() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let patch = |adc: f32| {
+            let mut x = Array4::<f32>::from_elem((2, 8, 32, 32), 0.5);
+            x.index_axis_mut(Axis(0), 1).fill(adc);
+            x[[0, 0, 0, 0]] = 0.0; // background in both channels
+            x[[1, 0, 0, 0]] = 0.0;
+            x
+        };
+        let mut same = patch(0.8);
+        low_snr(&mut rng, &mut same, 0.0);
+        assert_eq!(same, patch(0.8));
+        let r = 0.2f32;
+        let mut x = patch(0.8);
+        low_snr(&mut rng, &mut x, r);
+        assert_eq!((x[[0, 0, 0, 0]], x[[1, 0, 0, 0]]), (0.0, 0.0));
+        let dwi: Vec<f32> = x.index_axis(Axis(0), 0).iter().skip(1).copied().collect();
+        let adc: Vec<f32> = x.index_axis(Axis(0), 1).iter().skip(1).copied().collect();
+        let n = dwi.len() as f32;
+        let mean = |v: &[f32]| v.iter().sum::<f32>() / n;
+        let (md, ma) = (mean(&dwi), mean(&adc));
+        let sd = |v: &[f32], m: f32| (v.iter().map(|a| (a - m).powi(2)).sum::<f32>() / n).sqrt();
+        let (sdd, sda) = (sd(&dwi, md), sd(&adc, ma));
+        // DWI: relative noise r on S = 1 + z/3, in z units r·3, then rescaled by the spread
+        let k = DWI_MEAN_OVER_SD;
+        let want = r * k / (1.0 + (r * k).powi(2)).sqrt();
+        assert!((sdd - want).abs() < 0.05 * want, "{sdd} {want}");
+        // ADC: noisy where the DWI is, and lower where the noise made the DWI brighter
+        assert!(sda > 0.05, "{sda}");
+        let cov = dwi
+            .iter()
+            .zip(&adc)
+            .map(|(d, a)| (d - md) * (a - ma))
+            .sum::<f32>()
+            / n;
+        assert!(
+            cov / (sdd * sda) < -0.7,
+            "correlation {}",
+            cov / (sdd * sda)
+        );
+        assert!(adc.iter().all(|&a| (0.0..=4.0).contains(&a)));
+        // a study without an ADC keeps an empty ADC channel
+        let mut none = patch(0.0);
+        low_snr(&mut rng, &mut none, r);
+        assert!(none.index_axis(Axis(0), 1).iter().all(|&a| a == 0.0));
     }
 
     #[test]

@@ -337,6 +337,7 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Status> {
         hard_negatives: cfg.patch.hard_negative_fraction,
         hard_negative_levels: cfg.patch.hard_negative_levels,
         bias_field: cfg.patch.bias_field,
+        low_snr: cfg.patch.low_snr,
         lesion_sampling: cfg.patch.component_share,
         peak_labels: cfg.patch.peak_labels,
         device: strokeseg_model::run_device_choice().to_string(),

@@ -129,6 +129,7 @@ pub fn plan_and_config(
             hard_negative_fraction: hp.hard_negatives,
             hard_negative_levels: hp.hard_negative_levels,
             bias_field: hp.bias_field,
+            low_snr: hp.low_snr,
             component_share: hp.lesion_sampling,
             peak_labels: hp.peak_labels,
             ..PatchConfig::default()
