@@ -145,13 +145,28 @@ pub struct CalibrationScore {
     pub candidates: Vec<(strokeseg_measure::Lesion, bool)>,
 }
 
-/// The highest score among `candidates` whose bounding box, grown by one voxel, holds a voxel
-/// of `truth` (see [`box_holds`]); 0 when none does.
-fn located_score(candidates: &[strokeseg_measure::Lesion], truth: &ndarray::Array3<bool>) -> f32 {
+/// Each of `candidates` with whether it lies on `truth`: its bounding box, grown by one voxel,
+/// holds a truth voxel (see [`box_holds`]); always false in a negative study.
+fn on_truth(
+    candidates: Vec<strokeseg_measure::Lesion>,
+    truth: &ndarray::Array3<bool>,
+    positive: bool,
+) -> Vec<(strokeseg_measure::Lesion, bool)> {
+    candidates
+        .into_iter()
+        .map(|c| {
+            let on = positive && box_holds(truth, c.bbox_voxel, 1);
+            (c, on)
+        })
+        .collect()
+}
+
+/// The highest score among the candidates on truth (from [`on_truth`]); 0 when none is.
+fn located_score(candidates: &[(strokeseg_measure::Lesion, bool)]) -> f32 {
     candidates
         .iter()
-        .filter(|c| !c.score.is_nan() && box_holds(truth, c.bbox_voxel, 1))
-        .map(|c| c.score)
+        .filter(|(c, on)| *on && !c.score.is_nan())
+        .map(|(c, _)| c.score)
         .fold(0.0f32, f32::max)
 }
 
@@ -204,21 +219,12 @@ pub fn calibrate_model(
             Some((c, _)) if positive => Some(box_holds(truth.data(), c.bbox_voxel, 1)),
             _ => None,
         };
+        let candidates = on_truth(out.candidates, truth.data(), positive);
         let located_score = if positive {
-            located_score(&out.candidates, truth.data())
+            located_score(&candidates)
         } else {
             out.score
         };
-        let candidates = out
-            .candidates
-            .iter()
-            .map(|c| {
-                (
-                    c.clone(),
-                    positive && box_holds(truth.data(), c.bbox_voxel, 1),
-                )
-            })
-            .collect();
         scores.push(CalibrationScore {
             id: r.id.clone(),
             site: r.site.clone(),
@@ -249,7 +255,7 @@ pub fn calibrate_model(
 
 #[cfg(test)]
 mod tests {
-    use super::{box_holds, located_score};
+    use super::{box_holds, located_score, on_truth};
     use ndarray::Array3;
     use strokeseg_measure::{Lesion, Region};
 
@@ -277,14 +283,15 @@ mod tests {
         let artefact = candidate(0.9, [[7, 7, 2], [8, 8, 3]]);
         let on_lesion = candidate(0.4, [[2, 3, 1], [3, 4, 1]]);
         let weaker_on_lesion = candidate(0.2, [[1, 1, 0], [2, 2, 1]]);
+        let located_score = |c: &[Lesion]| located_score(&on_truth(c.to_vec(), &t, true));
         // the artefact scores the study 0.9; the lesion was found at 0.4
         let all = [artefact.clone(), weaker_on_lesion, on_lesion];
-        assert_eq!(located_score(&all, &t), 0.4);
+        assert_eq!(located_score(&all), 0.4);
         // only the artefact: the lesion is found at no threshold
-        assert_eq!(located_score(&[artefact], &t), 0.0);
-        assert_eq!(located_score(&[], &t), 0.0);
+        assert_eq!(located_score(&[artefact]), 0.0);
+        assert_eq!(located_score(&[]), 0.0);
         assert_eq!(
-            located_score(&[candidate(f32::NAN, [[2, 2, 1], [2, 2, 1]])], &t),
+            located_score(&[candidate(f32::NAN, [[2, 2, 1], [2, 2, 1]])]),
             0.0
         );
     }

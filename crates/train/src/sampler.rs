@@ -286,10 +286,11 @@ const DWI_MEAN_OVER_SD: f32 = 3.0;
 /// on the DWI signal S (S ∝ 1 + z / [`DWI_MEAN_OVER_SD`]), and, where the study has an ADC, the
 /// ADC recomputed from the noisy DWI at b = 1000 s/mm² (ADC − ln(S'/S)) plus the b0's own
 /// noise (about half the DWI's, relative, as a b1000 tissue signal is about half its b0).
-/// The noisy DWI is z-scored again over the patch's brain, as `prepare` would have done. Low-SNR
+/// The DWI is then divided by the spread the noise adds (√(1 + (r·k)²) for k =
+/// [`DWI_MEAN_OVER_SD`]), as `prepare`'s z-score of a noisy study would have. Low-SNR
 /// studies are where the network makes speckle-like false lesions with low ADC; augmenting
 /// the DWI alone would teach it the wrong pairing.
-pub fn low_snr<R: Rng>(rng: &mut R, input: &mut Array4<f32>, r: f32) {
+fn low_snr<R: Rng>(rng: &mut R, input: &mut Array4<f32>, r: f32) {
     if r <= 0.0 {
         return;
     }
