@@ -10,8 +10,8 @@ use strokeseg_io::nifti_io::{write_mask, write_volume};
 use strokeseg_io::{InputError, Study, StudySpec};
 use strokeseg_measure::{call, LesionConfig};
 use strokeseg_report::json::{
-    Call, CallAt, DecidingCandidate, Files, ModelInfo, PatientCall, Report, Software, StudyInfo,
-    SCHEMA_VERSION,
+    Call, CallAt, DecidingCandidate, Files, InputNoise, ModelInfo, PatientCall, Report, Software,
+    StudyInfo, SCHEMA_VERSION,
 };
 use strokeseg_report::names::{entities, MASK_SUFFIX, PROB_SUFFIX};
 use strokeseg_report::text::with_header;
@@ -109,7 +109,23 @@ pub fn build_report(
             b_value: study.b_value,
             inputs_used: seg.inputs_used.iter().map(|s| (*s).to_string()).collect(),
             sources,
-            warnings: study.warnings.clone(),
+            warnings: {
+                let mut w = study.warnings.clone();
+                if seg.noise.smoothed_sigma_mm > 0.0 {
+                    w.push(format!(
+                        "the DWI is noisier than the model's training data (relative noise {:.3} > {:.3}): DWI and ADC were smoothed in-plane (sigma {:.1} mm) before reading; the smallest lesions may be missed",
+                        seg.noise.dwi_rel_noise.unwrap_or(f64::NAN),
+                        s.plan.prep.denoise_above.unwrap_or(f64::NAN),
+                        seg.noise.smoothed_sigma_mm
+                    ));
+                }
+                w
+            },
+            noise: InputNoise {
+                dwi_relative_noise: seg.noise.dwi_rel_noise,
+                smooth_above: s.plan.prep.denoise_above,
+                smoothed_sigma_mm: seg.noise.smoothed_sigma_mm,
+            },
         },
         model: ModelInfo {
             name: s
@@ -490,6 +506,11 @@ mod tests {
                 inputs_used: vec![],
                 sources: serde_json::Value::Null,
                 warnings: vec![],
+                noise: InputNoise {
+                    dwi_relative_noise: None,
+                    smooth_above: None,
+                    smoothed_sigma_mm: 0.0,
+                },
             },
             model: ModelInfo {
                 name: "m".into(),

@@ -106,6 +106,8 @@ pub struct Segmentation {
     /// Every candidate that counts for the call (`score` is the highest of their scores), so
     /// calibration can ask which of them lie on a truth lesion.
     pub candidates: Vec<Lesion>,
+    /// The DWI's measured noise and the smoothing applied before the network.
+    pub noise: strokeseg_preproc::NoiseInfo,
 }
 
 impl Segmenter {
@@ -254,17 +256,14 @@ impl Segmenter {
             .map(|l| l.register(&study.dwi, &brain));
         let register = t_reg.elapsed().as_secs_f64();
         let (to_mni, _) = strokeseg_atlas::mni_map(reg.as_ref(), &brain);
+        // Lesions are measured on the images the network saw (smoothed when the study was
+        // too noisy, `strokeseg_preproc::harmonise_noise`).
+        let (sig_dwi, sig_adc) = p.signal(study);
         // Lesions, each measured against the brain on DWI and ADC; without restricted
         // diffusion (where there is an ADC) a bright spot is not an acute infarct.
         let measured = |cfg: &LesionConfig| {
             let (mask, mut lesions) = find_lesions(&prob, Some(&search), &*to_mni, cfg);
-            strokeseg_measure::add_signal(
-                &mut lesions,
-                &mask,
-                &brain,
-                &study.dwi,
-                study.adc.as_ref(),
-            );
+            strokeseg_measure::add_signal(&mut lesions, &mask, &brain, sig_dwi, sig_adc);
             strokeseg_measure::keep_restricted(mask, lesions, cfg.max_adc_ratio)
         };
         let (mask, lesions, not_restricted) = measured(lesion_cfg);
@@ -275,7 +274,7 @@ impl Segmenter {
         let (candidates, holding) = {
             let cfg = strokeseg_measure::candidate_config(lesion_cfg);
             let (cmask, mut c) = find_lesions(&prob, Some(&search), &*to_mni, &cfg);
-            strokeseg_measure::add_signal(&mut c, &cmask, &brain, &study.dwi, study.adc.as_ref());
+            strokeseg_measure::add_signal(&mut c, &cmask, &brain, sig_dwi, sig_adc);
             let holding = strokeseg_measure::holding_kept(&cmask, &c, &mask);
             (
                 strokeseg_measure::call_candidates(c, cfg.max_adc_ratio, &holding),
@@ -307,6 +306,7 @@ impl Segmenter {
             dropped_not_restricted: not_restricted,
             deciding_candidate,
             candidates,
+            noise: p.noise,
         })
     }
 }

@@ -6,9 +6,13 @@
 #![warn(missing_docs)]
 
 mod brain_mask;
+mod denoise;
 mod morph;
 mod prepare;
 
 pub use brain_mask::{brain_mask, BrainMaskConfig};
+pub use denoise::{
+    harmonise_noise, relative_noise, sigma_for, smooth_inplane, NoiseInfo, DEFAULT_DENOISE_ABOVE,
+};
 pub use morph::{dilate_mm, erode_mm, fill_holes, largest_component};
 pub use prepare::{prepare, PrepConfig, Prepared, CHANNELS};

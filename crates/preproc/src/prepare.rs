@@ -6,6 +6,7 @@
 //! affine, so going back is resampling by world coordinates.
 
 use crate::brain_mask::{brain_mask, BrainMaskConfig};
+use crate::denoise::{harmonise_noise, NoiseInfo, DEFAULT_DENOISE_ABOVE};
 use crate::morph::dilate_mm;
 use ndarray::{Array3, Array4, Axis};
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,16 @@ pub struct PrepConfig {
     /// Inputs are zeroed outside the brain mask dilated by this much (mm), so skull-on and
     /// skull-stripped studies look alike to the model.
     pub mask_dilate_mm: f64,
+    /// Relative DWI noise (see `crate::denoise`) above which the DWI and ADC are smoothed
+    /// in-plane down to this level before the network and the lesion measurements; `null`
+    /// never smooths. Plans from before this setting get the default.
+    #[serde(default = "default_denoise_above")]
+    pub denoise_above: Option<f64>,
+}
+
+#[allow(clippy::unnecessary_wraps)] // serde's `default =` needs a function returning the field's type
+fn default_denoise_above() -> Option<f64> {
+    Some(DEFAULT_DENOISE_ABOVE)
 }
 
 impl Default for PrepConfig {
@@ -33,6 +44,7 @@ impl Default for PrepConfig {
             spacing_mm: [1.6, 1.6, 4.0],
             margin_mm: 8.0,
             mask_dilate_mm: 6.0,
+            denoise_above: default_denoise_above(),
         }
     }
 }
@@ -53,6 +65,11 @@ pub struct Prepared {
     pub native: Grid,
     /// Brain mask on the native grid.
     pub native_brain: Mask,
+    /// The noise measured on the DWI and the smoothing applied (`crate::denoise`).
+    pub noise: NoiseInfo,
+    /// The smoothed native DWI and ADC when the study was smoothed: lesions are measured on
+    /// these, as the network saw them ([`Prepared::signal`]).
+    pub smoothed: Option<(Volume, Option<Volume>)>,
 }
 
 /// World-space bounding box of a mask's voxel centres.
@@ -133,7 +150,17 @@ pub fn prepare(study: &Study, cfg: &PrepConfig, multiple: [usize; 3]) -> Prepare
         (lo, hi)
     });
     let grid = target_grid(lo, hi, cfg, multiple);
-    let dwi = study.dwi.resample(&grid, Interp::Linear, 0.0);
+    let (smoothed, noise) = harmonise_noise(
+        &study.dwi,
+        study.adc.as_ref(),
+        &native_brain,
+        cfg.denoise_above,
+    );
+    let (dwi_in, adc_in) = match &smoothed {
+        Some((d, a)) => (d, a.as_ref()),
+        None => (&study.dwi, study.adc.as_ref()),
+    };
+    let dwi = dwi_in.resample(&grid, Interp::Linear, 0.0);
     let brain_pv = native_brain.resample_partial_volume(&grid, 1);
     let brain = brain_pv.map(|&f| f >= 0.5);
     let keep = dilate_mm(brain.data(), cfg.mask_dilate_mm, cfg.spacing_mm);
@@ -156,7 +183,7 @@ pub fn prepare(study: &Study, cfg: &PrepConfig, multiple: [usize; 3]) -> Prepare
             *v = 0.0
         }
     });
-    let (adc_n, has_adc) = match &study.adc {
+    let (adc_n, has_adc) = match adc_in {
         Some(adc) => {
             let mut a = adc
                 .resample(&grid, Interp::Linear, 0.0)
@@ -180,10 +207,22 @@ pub fn prepare(study: &Study, cfg: &PrepConfig, multiple: [usize; 3]) -> Prepare
         has_adc,
         native,
         native_brain,
+        noise,
+        smoothed,
     }
 }
 
 impl Prepared {
+    /// The native DWI and ADC that lesions are measured on: the smoothed pair when the study
+    /// was smoothed, else the study's own.
+    #[must_use]
+    pub fn signal<'a>(&'a self, study: &'a Study) -> (&'a Volume, Option<&'a Volume>) {
+        match &self.smoothed {
+            Some((d, a)) => (d, a.as_ref()),
+            None => (&study.dwi, study.adc.as_ref()),
+        }
+    }
+
     /// A map on the prepared grid given as [D, H, W] (= [z, y, x]) → a volume on the study's
     /// native DWI grid (trilinear, 0 outside).
     #[must_use]

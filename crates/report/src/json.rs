@@ -6,7 +6,7 @@ use strokeseg_atlas::StudyLocation;
 use strokeseg_measure::{Lesion, OperatingPoint};
 
 /// Version of the report's JSON layout.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 /// One study's report.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -61,8 +61,23 @@ pub struct StudyInfo {
     pub inputs_used: Vec<String>,
     /// Where each input came from (as `inspect --json` reports it).
     pub sources: serde_json::Value,
-    /// Reader warnings.
+    /// Reader warnings, and a warning when the DWI was too noisy and was smoothed.
     pub warnings: Vec<String>,
+    /// How noisy the DWI was and what was done about it (since schema 6).
+    pub noise: InputNoise,
+}
+
+/// The DWI's measured noise and the in-plane smoothing it led to.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct InputNoise {
+    /// Robust SD of in-plane neighbour differences in the brain over the median brain
+    /// signal; null when the brain was too small to measure it.
+    pub dwi_relative_noise: Option<f64>,
+    /// The level above which a study is smoothed (the model's plan); null: never.
+    pub smooth_above: Option<f64>,
+    /// In-plane Gaussian sigma (mm) applied to DWI and ADC before the network and the lesion
+    /// measurements; 0 when the study was read as it is.
+    pub smoothed_sigma_mm: f64,
 }
 
 /// The model.

@@ -159,12 +159,18 @@ fn train_calibrate_segment_validate_with_a_tiny_model() {
         .all(|(a, b)| (a - b).abs() < 1e-4));
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
-    assert_eq!(r["schema_version"], 5);
+    assert_eq!(r["schema_version"], 6);
     crate::util::assert_report_valid(&r);
     assert_eq!(r["research_use_only"], true);
     assert_eq!(r["model"]["trained_on_synthetic_data_only"], true);
     assert!(r["patient"]["call"] == "infarct" || r["patient"]["call"] == "no_infarct");
     assert_eq!(r["study"]["inputs_used"], serde_json::json!(["dwi", "adc"]));
+    // A site-c study is no noisier than the training data: measured, left as it is.
+    let noise = &r["study"]["noise"];
+    let rel = noise["dwi_relative_noise"].as_f64().expect("measured");
+    assert!(rel > 0.0 && rel < 0.1, "{noise}");
+    assert_eq!(noise["smooth_above"], 0.1);
+    assert_eq!(noise["smoothed_sigma_mm"], 0.0);
     assert_eq!(
         r["files"]["lesion_mask"],
         "sub-sitec0001_space-orig_desc-lesion_mask.nii.gz"
@@ -173,6 +179,46 @@ fn train_calibrate_segment_validate_with_a_tiny_model() {
     assert!(dir
         .join("sub-sitec0001_space-orig_desc-lesion_probseg.nii.gz")
         .is_file());
+    // The same protocol at a b0 SNR of 3: measured as noisy, smoothed before reading, and
+    // the report says so; the mask stays on the study's own grid.
+    let noisy = d.path().join("noisy");
+    let mut site = find_site("site-c").unwrap();
+    site.name = "noisy".into();
+    site.snr_b0 = 3.0;
+    write_dataset(
+        &Generator::new(Template::phantom(3.0)),
+        &site,
+        &noisy,
+        1,
+        5,
+        false,
+        &|_| {},
+    )
+    .unwrap();
+    let study = noisy.join("sub-noisy0001");
+    let out = strokeseg(&["segment", s(&study), "--model", s(&m), "--out", s(&seg_out)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let r: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(seg_out.join("sub-noisy0001/report.json")).unwrap(),
+    )
+    .unwrap();
+    crate::util::assert_report_valid(&r);
+    let noise = &r["study"]["noise"];
+    assert!(
+        noise["dwi_relative_noise"].as_f64().unwrap() > 0.1,
+        "{noise}"
+    );
+    assert!(
+        noise["smoothed_sigma_mm"].as_f64().unwrap() > 0.0,
+        "{noise}"
+    );
+    let warned = r["study"]["warnings"].as_array().unwrap();
+    assert!(
+        warned
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("smoothed in-plane")),
+        "{warned:?}"
+    );
     // validate writes metrics with the agreed fields
     let vout = d.path().join("val_metrics");
     let out = strokeseg(&[
