@@ -169,7 +169,7 @@ fn train_calibrate_segment_validate_with_a_tiny_model() {
     let noise = &r["study"]["noise"];
     let rel = noise["dwi_relative_noise"].as_f64().expect("measured");
     assert!(rel > 0.0 && rel < 0.1, "{noise}");
-    assert_eq!(noise["smooth_above"], 0.1);
+    assert_eq!(noise["smooth_above"], 0.12);
     assert_eq!(noise["smoothed_sigma_mm"], 0.0);
     assert_eq!(
         r["files"]["lesion_mask"],
