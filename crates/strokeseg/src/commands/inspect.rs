@@ -10,7 +10,7 @@ use strokeseg_core::{axis_codes, Mask, Volume};
 use strokeseg_io::nifti_io::write_mask;
 use strokeseg_io::study::{AdcOrigin, Source};
 use strokeseg_io::{Study, StudySpec};
-use strokeseg_preproc::{brain_mask, BrainMaskConfig};
+use strokeseg_preproc::{brain_mask, relative_noise, BrainMaskConfig, DEFAULT_DENOISE_ABOVE};
 
 /// What `inspect --json` prints for one study.
 #[derive(Debug, Serialize)]
@@ -25,6 +25,9 @@ struct Report {
     adc_units_detected: Option<String>,
     adc_brain_median_1e6: Option<f32>,
     brain_volume_ml: f64,
+    /// The DWI's relative noise in the brain, as `segment` measures it (`study.noise` of its
+    /// report); null when the brain is too small to measure.
+    dwi_relative_noise: Option<f64>,
     warnings: Vec<String>,
 }
 
@@ -42,6 +45,7 @@ fn affine_rows(v: &Volume) -> [[f64; 4]; 4] {
 
 fn report(spec: &StudySpec, study: Study, mask: &Mask) -> Report {
     let adc_median = study.adc.as_ref().and_then(|a| a.median_in(mask));
+    let noise = relative_noise(&study.dwi, mask);
     let units = match &study.adc_origin {
         Some(AdcOrigin::Given { units, .. }) => Some(units.label().to_string()),
         Some(AdcOrigin::Computed { .. }) => Some("computed (1e-6 mm2/s)".to_string()),
@@ -68,6 +72,7 @@ fn report(spec: &StudySpec, study: Study, mask: &Mask) -> Report {
         adc_units_detected: units,
         adc_brain_median_1e6: adc_median,
         brain_volume_ml: mask.volume_ml(),
+        dwi_relative_noise: noise,
         warnings: study.warnings,
     }
 }
@@ -108,6 +113,19 @@ fn print_text(r: &Report) {
         None => println!("  b0     none"),
     }
     println!("  brain  {:.1} mL", r.brain_volume_ml);
+    match r.dwi_relative_noise {
+        Some(n) => println!(
+            "  noise  {n:.3} of the brain's DWI signal{}",
+            if n > DEFAULT_DENOISE_ABOVE {
+                format!(
+                    " (above {DEFAULT_DENOISE_ABOVE}: segment smooths it in-plane before reading, unless the model's plan says otherwise)"
+                )
+            } else {
+                String::new()
+            }
+        ),
+        None => println!("  noise  not measurable (brain too small)"),
+    }
     for w in &r.warnings {
         println!("  warning: {w}");
     }

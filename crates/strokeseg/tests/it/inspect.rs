@@ -45,6 +45,9 @@ fn bids_folder_with_adc_in_each_unit_comes_out_in_micro_units() {
             (vol - PHANTOM_BRAIN_ML).abs() < 0.08 * PHANTOM_BRAIN_ML,
             "brain {vol} mL vs {PHANTOM_BRAIN_ML}"
         );
+        // The phantom is noiseless: measured, and far under the smoothing threshold.
+        let noise = f(&r["dwi_relative_noise"]);
+        assert!((0.0..0.05).contains(&noise), "relative noise {noise}");
     }
 }
 
@@ -58,6 +61,7 @@ fn dwi_file_finds_its_bids_siblings_and_text_output_reads_well() {
     assert!(out.stdout.contains("60×72×34 voxels"), "{}", out.stdout);
     assert!(out.stdout.contains("given in 1e-3 mm2/s"), "{}", out.stdout);
     assert!(out.stdout.contains("brain"), "{}", out.stdout);
+    assert!(out.stdout.contains("noise  0.0"), "{}", out.stdout);
 }
 
 #[test]
