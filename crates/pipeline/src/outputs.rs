@@ -293,6 +293,13 @@ fn key_page(seg: &Segmentation, study: &Study, r: &Report) -> image::RgbImage {
             },
             seg.location.summary.text
         ),
+        caution: (seg.noise.smoothed_sigma_mm > 0.0).then(|| {
+            format!(
+                "noisy DWI ({:.2}): smoothed {:.1} mm before reading; small lesions may be missed",
+                seg.noise.dwi_rel_noise.unwrap_or(f64::NAN),
+                seg.noise.smoothed_sigma_mm
+            )
+        }),
     })
 }
 

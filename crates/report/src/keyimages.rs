@@ -57,6 +57,9 @@ pub struct KeyPage<'a> {
     pub call: String,
     /// Model name and what it was trained on, one line.
     pub model: String,
+    /// A caution about the input shown in amber under the research-use line (e.g. a noisy
+    /// DWI that was smoothed before reading); `None` for none.
+    pub caution: Option<String>,
 }
 
 /// Most slices on one page.
@@ -65,6 +68,7 @@ const PANEL: u32 = 300;
 const GAP: u32 = 8;
 const WHITE: Rgb<u8> = Rgb([235, 235, 235]);
 const GREY: Rgb<u8> = Rgb([160, 160, 160]);
+const AMBER: Rgb<u8> = Rgb([255, 200, 60]);
 
 /// Distinct colours for lesion numbers 1, 2, … (cycled).
 const PALETTE: [[u8; 3]; 8] = [
@@ -234,12 +238,16 @@ pub fn key_images(p: &KeyPage<'_>) -> RgbImage {
     let (tw, _) = text_size(PxScale::from(18.0), font(), ruo);
     text(
         &mut out,
-        Rgb([255, 200, 60]),
+        AMBER,
         width.saturating_sub(tw + 16),
         16,
         18.0,
         ruo,
     );
+    if let Some(c) = &p.caution {
+        let (cw, _) = text_size(PxScale::from(15.0), font(), c);
+        text(&mut out, AMBER, width.saturating_sub(cw + 16), 38, 15.0, c);
+    }
 
     let wdwi = window(p.dwi);
     for (n, &k) in slices.iter().enumerate() {
@@ -347,6 +355,15 @@ mod tests {
     use strokeseg_core::Grid;
 
     fn page_for(labels: &Image<u32>, dwi: &Volume, lesions: &[KeyLesion]) -> RgbImage {
+        page_with(labels, dwi, lesions, None)
+    }
+
+    fn page_with(
+        labels: &Image<u32>,
+        dwi: &Volume,
+        lesions: &[KeyLesion],
+        caution: Option<String>,
+    ) -> RgbImage {
         key_images(&KeyPage {
             dwi,
             adc: Some(dwi),
@@ -356,7 +373,25 @@ mod tests {
             positive: !lesions.is_empty(),
             call: "score 0.97 >= 0.41 at sens99".into(),
             model: "model test".into(),
+            caution,
         })
+    }
+
+    #[test]
+    fn a_caution_is_written_in_amber_in_the_header_and_only_when_given() {
+        let g = Grid::axis_aligned([40, 40, 20], [2.0; 3], [0.0; 3]);
+        let dwi = Volume::on_grid(Array3::from_elem((40, 40, 20), 100.0), &g);
+        let labels = Image::on_grid(Array3::from_elem((40, 40, 20), 0u32), &g);
+        let amber_in_band = |img: &RgbImage| {
+            (38..56)
+                .flat_map(|y| (0..img.width()).map(move |x| (x, y)))
+                .filter(|&(x, y)| *img.get_pixel(x, y) == AMBER)
+                .count()
+        };
+        let plain = page_with(&labels, &dwi, &[], None);
+        let warned = page_with(&labels, &dwi, &[], Some("noisy DWI: smoothed".into()));
+        assert_eq!(amber_in_band(&plain), 0);
+        assert!(amber_in_band(&warned) > 20);
     }
 
     #[test]
