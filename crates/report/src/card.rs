@@ -31,6 +31,9 @@ pub struct TrainingCard {
     pub spacing_mm: [f64; 3],
     /// How the spacing was planned.
     pub spacing_method: String,
+    /// Relative DWI noise above which studies are smoothed in-plane before the network, in
+    /// training and in use (`None`: never).
+    pub denoise_above: Option<f64>,
     /// Patch size and batch.
     pub patch: [usize; 3],
     /// Patches per step.
@@ -112,6 +115,16 @@ pub fn training_card(c: &TrainingCard) -> String {
         s,
         "- 3-D U-Net, {} parameters (base channels {}, depth {}); input DWI + ADC at {:?} mm ({})",
         c.params, c.base_channels, c.depth, c.spacing_mm, c.spacing_method
+    );
+    let _ = writeln!(
+        s,
+        "- {}",
+        match c.denoise_above {
+            Some(t) => format!(
+                "studies with a relative DWI noise above {t} are smoothed in-plane to half of it before the network, in training and in use"
+            ),
+            None => "no noise smoothing of the input".into(),
+        }
     );
     let _ = writeln!(
         s,
@@ -198,6 +211,7 @@ mod tests {
             depth: 3,
             spacing_mm: [1.6, 1.6, 4.0],
             spacing_method: "median".into(),
+            denoise_above: Some(0.12),
             patch: [16, 64, 64],
             batch: 2,
             lr: 1e-3,
@@ -229,6 +243,10 @@ mod tests {
         assert!(s.contains("drawn lesion by lesion: share 0.5; labels: peak-normalised"));
         assert!(s.contains("coil-shading augmentation: a smooth random field on each patch's DWI, |ln f| up to 0.3"));
         assert!(s.contains("Operating points: none yet"));
+        assert!(
+            s.contains("relative DWI noise above 0.12 are smoothed in-plane"),
+            "{s}"
+        );
         let real = training_card(&card(false));
         assert!(!real.contains("synthetic data only"));
     }

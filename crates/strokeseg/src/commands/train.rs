@@ -327,6 +327,7 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Status> {
         base_channels: plan.model.base_channels,
         depth: plan.model.depth,
         spacing_mm: plan.prep.spacing_mm,
+        denoise_above: plan.prep.denoise_above,
         spacing_method: plan
             .spacing_plan
             .as_ref()
