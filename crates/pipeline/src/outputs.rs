@@ -222,7 +222,16 @@ pub fn summary_line(name: &str, r: &Report) -> String {
         .map(|l| l.summary.text.as_str())
         .filter(|_| !r.lesions.is_empty())
         .map_or(String::new(), |t| format!("; location: {t}"));
-    format!("{name}: {call}; {les}{loc}{faint}")
+    let noisy = if r.study.noise.smoothed_sigma_mm > 0.0 {
+        format!(
+            "; noisy DWI ({:.2}) smoothed {:.1} mm before reading",
+            r.study.noise.dwi_relative_noise.unwrap_or(f64::NAN),
+            r.study.noise.smoothed_sigma_mm
+        )
+    } else {
+        String::new()
+    };
+    format!("{name}: {call}; {les}{loc}{faint}{noisy}")
 }
 
 /// File name of the key-image page.
@@ -576,5 +585,18 @@ mod tests {
             let line = summary_line("s", &r);
             assert!(!line.contains("rests on"), "{line}");
         }
+    }
+
+    #[test]
+    fn a_smoothed_noisy_study_says_so_at_the_end_of_its_line() {
+        let mut r = report(Call::NoInfarct, false);
+        assert!(!summary_line("s", &r).contains("noisy"));
+        r.study.noise.dwi_relative_noise = Some(0.196);
+        r.study.noise.smoothed_sigma_mm = 1.1;
+        let line = summary_line("s", &r);
+        assert!(
+            line.ends_with("; noisy DWI (0.20) smoothed 1.1 mm before reading"),
+            "{line}"
+        );
     }
 }

@@ -198,6 +198,11 @@ fn train_calibrate_segment_validate_with_a_tiny_model() {
     let study = noisy.join("sub-noisy0001");
     let out = strokeseg(&["segment", s(&study), "--model", s(&m), "--out", s(&seg_out)]);
     assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("noisy DWI") && out.stdout.contains("before reading"),
+        "{}",
+        out.stdout
+    );
     let r: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(seg_out.join("sub-noisy0001/report.json")).unwrap(),
     )
