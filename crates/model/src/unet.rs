@@ -407,6 +407,30 @@ impl UNet3d {
     pub fn size_multiple(&self) -> [usize; 3] {
         self.multiple
     }
+
+    /// The same network with `extra` more input channels after the existing ones, whose
+    /// first-layer weights are zero: it computes exactly what this one computed, whatever the
+    /// new channels hold, until training gives them weight (fine-tuning a model onto a plan
+    /// with more inputs, e.g. the mirrored DWI).
+    #[must_use]
+    pub fn with_extra_inputs(mut self, extra: usize) -> UNet3d {
+        if extra == 0 {
+            return self;
+        }
+        let widen = |conv: &mut Conv3d| {
+            let w = conv.weight.val();
+            let [cout, _, k0, k1, k2] = w.dims();
+            let zeros = Tensor::<5>::zeros([cout, extra, k0, k1, k2], &w.device());
+            conv.weight = Param::from_tensor(Tensor::cat(vec![w, zeros], 1));
+        };
+        let first = &mut self.encoder[0];
+        widen(&mut first.conv1);
+        if let Some(p) = &mut first.skip {
+            widen(&mut p.conv);
+        }
+        self.in_channels += extra;
+        self
+    }
 }
 
 /// Which parameters a fine-tuning run may change; the rest are made no-grad (burn's

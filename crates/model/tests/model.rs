@@ -360,3 +360,35 @@ fn trainer_continues_from_a_loaded_model() {
     );
     assert_eq!(trainer.steps(), 2);
 }
+
+#[test]
+fn extra_input_channels_start_silent_and_survive_save_and_load() {
+    let device = cpu_device();
+    let config = cfg(4, 2, 1);
+    let model = config.init(&device);
+    let x2 = random_input([1, 2, 4, 8, 8], 3);
+    let before = predict(&model, x2.clone());
+    let wide = model.with_extra_inputs(1);
+    assert_eq!(
+        wide.num_params(),
+        config.clone().with_in_channels(3).params()
+    );
+    // the third channel holds anything: the output is as before
+    let mut x3 = random_input([1, 3, 4, 8, 8], 4);
+    x3.slice_mut(ndarray::s![.., 0..2, .., .., ..]).assign(&x2);
+    let after = predict(&wide, x3.clone());
+    let diff = Zip::from(&before)
+        .and(&after)
+        .fold(0.0f32, |m, a, b| m.max((a - b).abs()));
+    assert!(diff < 1e-5, "max difference {diff}");
+    // and the widened model saves and loads as a three-channel network
+    let d = tempfile::tempdir().unwrap();
+    save(&wide, &config.clone().with_in_channels(3), d.path()).unwrap();
+    let (back, c) = load(d.path(), &device).unwrap();
+    assert_eq!(c.in_channels, 3);
+    let again = predict(&back, x3);
+    let diff = Zip::from(&again)
+        .and(&after)
+        .fold(0.0f32, |m, a, b| m.max((a - b).abs()));
+    assert!(diff < 1e-5, "after save/load {diff}");
+}

@@ -7,6 +7,7 @@
 
 mod brain_mask;
 mod denoise;
+mod mirror;
 mod morph;
 mod prepare;
 
@@ -14,5 +15,6 @@ pub use brain_mask::{brain_mask, BrainMaskConfig};
 pub use denoise::{
     harmonise_noise, relative_noise, sigma_for, smooth_inplane, NoiseInfo, DEFAULT_DENOISE_ABOVE,
 };
+pub use mirror::{fit_midplane, reflect_image, MidPlane};
 pub use morph::{dilate_mm, erode_mm, fill_holes, largest_component};
-pub use prepare::{prepare, PrepConfig, Prepared, CHANNELS};
+pub use prepare::{channel_names, prepare, PrepConfig, Prepared, CHANNELS, MIRROR_CHANNEL};

@@ -7,14 +7,28 @@
 
 use crate::brain_mask::{brain_mask, BrainMaskConfig};
 use crate::denoise::{harmonise_noise, NoiseInfo, DEFAULT_DENOISE_ABOVE};
+use crate::mirror::{fit_midplane, reflect_image, MidPlane};
 use crate::morph::dilate_mm;
 use ndarray::{Array3, Array4, Axis};
 use serde::{Deserialize, Serialize};
 use strokeseg_core::{Grid, Interp, Mask, Volume};
 use strokeseg_io::Study;
 
-/// Input channels, in order.
+/// Input channels, in order (a plan with [`PrepConfig::mirror_channel`] adds [`MIRROR_CHANNEL`]).
 pub const CHANNELS: [&str; 2] = ["dwi", "adc"];
+/// The third input channel of a plan with [`PrepConfig::mirror_channel`]: the z-scored DWI
+/// reflected through the brain's mid-sagittal plane (`crate::mirror`).
+pub const MIRROR_CHANNEL: &str = "dwi_mirror";
+
+/// The input channels `cfg` prepares, in order.
+#[must_use]
+pub fn channel_names(cfg: &PrepConfig) -> Vec<String> {
+    let mut c: Vec<String> = CHANNELS.iter().map(|s| (*s).to_string()).collect();
+    if cfg.mirror_channel {
+        c.push(MIRROR_CHANNEL.to_string());
+    }
+    c
+}
 
 /// How studies are prepared (part of a model's plan).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -31,6 +45,11 @@ pub struct PrepConfig {
     /// never smooths. Plans from before this setting get the default.
     #[serde(default = "default_denoise_above")]
     pub denoise_above: Option<f64>,
+    /// Adds a third input channel: the z-scored DWI reflected through the brain's fitted
+    /// mid-sagittal plane, so the network sees each voxel beside its other-hemisphere twin.
+    /// Plans from before this setting have two channels.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub mirror_channel: bool,
 }
 
 #[allow(clippy::unnecessary_wraps)] // serde's `default =` needs a function returning the field's type
@@ -45,6 +64,7 @@ impl Default for PrepConfig {
             margin_mm: 8.0,
             mask_dilate_mm: 6.0,
             denoise_above: default_denoise_above(),
+            mirror_channel: false,
         }
     }
 }
@@ -52,8 +72,9 @@ impl Default for PrepConfig {
 /// A study ready for the model.
 #[derive(Debug, Clone)]
 pub struct Prepared {
-    /// Channels × D × H × W = [2, z, y, x] on `grid` (DWI z-scored in the brain; ADC in
-    /// 10⁻³ mm²/s clipped to 0–4, zeros when the study has none).
+    /// Channels × D × H × W = [c, z, y, x] on `grid` (DWI z-scored in the brain; ADC in
+    /// 10⁻³ mm²/s clipped to 0–4, zeros when the study has none; then the mirrored DWI when
+    /// the plan asks for it, [`channel_names`]).
     pub input: Array4<f32>,
     /// The prepared grid (axis-aligned RAS+, plan spacing), indexed [x, y, z].
     pub grid: Grid,
@@ -67,6 +88,9 @@ pub struct Prepared {
     pub native_brain: Mask,
     /// The noise measured on the DWI and the smoothing applied (`crate::denoise`).
     pub noise: NoiseInfo,
+    /// The fitted mid-sagittal plane (on `grid`, mm from its first voxel) when the plan has a
+    /// mirror channel and the brain was found.
+    pub midplane: Option<MidPlane>,
     /// The smoothed native DWI and ADC when the study was smoothed: lesions are measured on
     /// these, as the network saw them ([`Prepared::signal`]).
     pub smoothed: Option<(Volume, Option<Volume>)>,
@@ -198,8 +222,24 @@ pub fn prepare(study: &Study, cfg: &PrepConfig, multiple: [usize; 3]) -> Prepare
         }
         None => (Array3::zeros(dwi_n.dim()), false),
     };
-    let input = ndarray::stack(Axis(0), &[to_dhw(&dwi_n).view(), to_dhw(&adc_n).view()])
-        .expect("same shapes");
+    let mut channels = vec![to_dhw(&dwi_n), to_dhw(&adc_n)];
+    let mut midplane = None;
+    if cfg.mirror_channel {
+        let plane = fit_midplane(&dwi_n, brain.data(), cfg.spacing_mm, MIRROR_FIT_CLIP);
+        let mut m = match &plane {
+            Some(p) => reflect_image(&dwi_n, p, cfg.spacing_mm),
+            None => Array3::zeros(dwi_n.dim()),
+        };
+        m.zip_mut_with(&keep, |v, &k| {
+            if !k {
+                *v = 0.0
+            }
+        });
+        channels.push(to_dhw(&m));
+        midplane = plane;
+    }
+    let views: Vec<_> = channels.iter().map(|c| c.view()).collect();
+    let input = ndarray::stack(Axis(0), &views).expect("same shapes");
     Prepared {
         input,
         grid,
@@ -208,9 +248,14 @@ pub fn prepare(study: &Study, cfg: &PrepConfig, multiple: [usize; 3]) -> Prepare
         native,
         native_brain,
         noise,
+        midplane,
         smoothed,
     }
 }
+
+/// DWI z-scores are clipped to ± this while the mid-plane is fitted, so a bright infarct
+/// does not pull the plane towards itself.
+const MIRROR_FIT_CLIP: f32 = 3.0;
 
 impl Prepared {
     /// The native DWI and ADC that lesions are measured on: the smoothed pair when the study
@@ -305,6 +350,36 @@ mod tests {
             .fold(0.0f32, f32::max);
         assert!((adc_max - 0.8).abs() < 0.01, "{adc_max}");
         // The lesion label survives the trip to the prepared grid and back.
+        // a plan with the mirror channel: the same two channels, then the mirrored DWI, where
+        // the right-sided lesion (x = +20 mm) shows on the left (x = −20 mm)
+        let cfg = PrepConfig {
+            mirror_channel: true,
+            ..PrepConfig::default()
+        };
+        assert_eq!(channel_names(&cfg), ["dwi", "adc", MIRROR_CHANNEL]);
+        let pm = prepare(&study, &cfg, [16, 16, 4]);
+        assert_eq!(pm.input.dim(), (3, z, y, x));
+        assert_eq!(
+            pm.input.slice(ndarray::s![0..2, .., .., ..]),
+            p.input.view(),
+            "the first two channels are unchanged"
+        );
+        // the prepared grid is axis-aligned: voxel = (world − origin) / spacing
+        let o = pm.grid.voxel_to_world([0.0; 3]);
+        let at = |w: [f64; 3]| {
+            let v = [0, 1, 2].map(|a| ((w[a] - o[a]) / cfg.spacing_mm[a]).round() as usize);
+            [v[2], v[1], v[0]]
+        };
+        let (right, left) = (at([20.0, 0.0, 0.0]), at([-20.0, 0.0, 0.0]));
+        let ch = |c: usize, i: [usize; 3]| pm.input[[c, i[0], i[1], i[2]]];
+        assert!(ch(0, right) > 2.0 && ch(0, left) < 1.0);
+        assert!(
+            ch(2, left) > 2.0 && ch(2, right) < 1.0,
+            "{} {}",
+            ch(2, left),
+            ch(2, right)
+        );
+        assert!(pm.midplane.is_some() && p.midplane.is_none());
         let m = Image::on_grid(lesion, &g);
         let lab = p.label_from_native(&m);
         let back = p.to_native(&lab);

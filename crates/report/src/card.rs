@@ -27,6 +27,8 @@ pub struct TrainingCard {
     pub base_channels: usize,
     /// Network depth.
     pub depth: usize,
+    /// A third input: the DWI mirrored through the brain's fitted mid-sagittal plane.
+    pub mirror_channel: bool,
     /// Target voxel size (mm) and how it was chosen.
     pub spacing_mm: [f64; 3],
     /// How the spacing was planned.
@@ -113,8 +115,17 @@ pub fn training_card(c: &TrainingCard) -> String {
     }
     let _ = writeln!(
         s,
-        "- 3-D U-Net, {} parameters (base channels {}, depth {}); input DWI + ADC at {:?} mm ({})",
-        c.params, c.base_channels, c.depth, c.spacing_mm, c.spacing_method
+        "- 3-D U-Net, {} parameters (base channels {}, depth {}); input DWI + ADC{} at {:?} mm ({})",
+        c.params,
+        c.base_channels,
+        c.depth,
+        if c.mirror_channel {
+            " + the DWI mirrored through the brain's fitted mid-sagittal plane"
+        } else {
+            ""
+        },
+        c.spacing_mm,
+        c.spacing_method
     );
     let _ = writeln!(
         s,
@@ -209,6 +220,7 @@ mod tests {
             params: 1234,
             base_channels: 16,
             depth: 3,
+            mirror_channel: synthetic_only,
             spacing_mm: [1.6, 1.6, 4.0],
             spacing_method: "median".into(),
             denoise_above: Some(0.12),
@@ -243,6 +255,11 @@ mod tests {
         assert!(s.contains("drawn lesion by lesion: share 0.5; labels: peak-normalised"));
         assert!(s.contains("coil-shading augmentation: a smooth random field on each patch's DWI, |ln f| up to 0.3"));
         assert!(s.contains("Operating points: none yet"));
+        assert!(
+            s.contains("input DWI + ADC + the DWI mirrored through"),
+            "{s}"
+        );
+        assert!(!training_card(&card(false)).contains("mirrored"));
         assert!(
             s.contains("relative DWI noise above 0.12 are smoothed in-plane"),
             "{s}"

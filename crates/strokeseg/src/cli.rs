@@ -682,6 +682,12 @@ pub struct TrainHyper {
     /// threshold. Lesions that fill a voxel are unchanged; validation keeps the fractions.
     #[arg(long)]
     pub peak_labels: bool,
+    /// Give the network a third input: the DWI mirrored through the brain's fitted
+    /// mid-sagittal plane, so it can tell a one-sided bright region (an infarct) from a
+    /// symmetric one (posterior-fossa brightness, ghosts). With --init from a two-channel
+    /// model the new input's first-layer weights start at zero.
+    #[arg(long)]
+    pub mirror_channel: bool,
 }
 
 /// A number in [0, 1] (a share), for clap.

@@ -327,6 +327,9 @@ fn low_snr<R: Rng>(rng: &mut R, input: &mut Array4<f32>, r: f32) {
         .mapv_inplace(|v| if v == 0.0 { 0.0 } else { v / grow });
 }
 
+/// Index of the mirrored-DWI input channel in plans that have it.
+const MIRRORED_DWI: usize = 2;
+
 fn augment_intensity<R: Rng>(rng: &mut R, input: &mut Array4<f32>, adc_dropout: f64) {
     let (k, sh) = (
         rng.random_range(0.85f32..1.15),
@@ -335,8 +338,11 @@ fn augment_intensity<R: Rng>(rng: &mut R, input: &mut Array4<f32>, adc_dropout: 
     let gamma = rng.random_range(0.8f32..1.25);
     let sigma = rng.random_range(0.0f32..0.1);
     let noise = Normal::new(0.0f32, sigma.max(1e-6)).expect("sigma");
-    {
-        let mut dwi = input.index_axis_mut(Axis(0), 0);
+    // the DWI, and the mirrored DWI of a plan with a mirror channel (channel 2): the same
+    // contrast change on both, so the network compares like with like
+    let nc = input.dim().0;
+    for ch in [0, MIRRORED_DWI].into_iter().filter(|&c| c < nc) {
+        let mut dwi = input.index_axis_mut(Axis(0), ch);
         for v in &mut dwi {
             if *v != 0.0 {
                 let g = v.signum() * v.abs().powf(gamma);
@@ -699,5 +705,32 @@ mod tests {
             .index_axis(Axis(0), 1)
             .iter()
             .any(|&a| (a - 0.8).abs() < 1e-6));
+    }
+
+    #[test]
+    fn the_mirrored_dwi_gets_the_dwi_contrast_change() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        for _ in 0..10 {
+            let mut x = Array4::<f32>::zeros((3, 4, 8, 8));
+            for ((c, z, y, w), v) in x.indexed_iter_mut() {
+                let t = ((z * 64 + y * 8 + w) as f32 / 256.0) * 4.0 - 1.0;
+                *v = if c == 1 { 0.8 } else { t };
+            }
+            augment_intensity(&mut rng, &mut x, 0.0);
+            let (d, m) = (x.index_axis(Axis(0), 0), x.index_axis(Axis(0), 2));
+            let n = d.len() as f32;
+            let mean_diff = d.iter().zip(m.iter()).map(|(a, b)| a - b).sum::<f32>() / n;
+            let spread = d
+                .iter()
+                .zip(m.iter())
+                .map(|(a, b)| (a - b).abs())
+                .sum::<f32>()
+                / n;
+            // the same gamma, gain and shift; only the independent noise (σ ≤ 0.1) differs
+            assert!(
+                mean_diff.abs() < 0.05 && spread < 0.2,
+                "{mean_diff} {spread}"
+            );
+        }
     }
 }

@@ -81,8 +81,23 @@ fn init_plan(
         anyhow::bail!("is an ensemble; --init takes one network: name one member's training run");
     }
     let wdir = strokeseg_pipeline::ensemble::weights_dir(dir);
-    let (model, _) = strokeseg_model::load(&wdir, device)?;
+    let (mut model, _) = strokeseg_model::load(&wdir, device)?;
     let mut p = base.clone();
+    if plan.prep.mirror_channel && !base.prep.mirror_channel {
+        // the base network learns the new input from zero weights: it starts as it was
+        let extra = plan
+            .model
+            .in_channels
+            .saturating_sub(base.model.in_channels);
+        model = model.with_extra_inputs(extra);
+        p.prep.mirror_channel = true;
+        p.model.in_channels = plan.model.in_channels;
+        p.channels.clone_from(&plan.channels);
+        p.training_data.push(format!(
+            "input {:?}; the base model's {:?} (new inputs started at zero weight)",
+            plan.channels, base.channels
+        ));
+    }
     p.training_data = plan.training_data.clone();
     p.training_data
         .push(format!("initialised from {}", dir.display()));
@@ -326,6 +341,7 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Status> {
         params: plan.model.params(),
         base_channels: plan.model.base_channels,
         depth: plan.model.depth,
+        mirror_channel: plan.prep.mirror_channel,
         spacing_mm: plan.prep.spacing_mm,
         denoise_above: plan.prep.denoise_above,
         spacing_method: plan

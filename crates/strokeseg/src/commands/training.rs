@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use strokeseg_infer::Plan;
 use strokeseg_model::UNet3dConfig;
 use strokeseg_pipeline::score::bar;
-use strokeseg_preproc::{PrepConfig, CHANNELS};
+use strokeseg_preproc::{channel_names, PrepConfig};
 use strokeseg_train::data::{all_synthetic, load_case, Case, CaseRef};
 use strokeseg_train::sampler::PatchConfig;
 use strokeseg_train::spacing;
@@ -62,7 +62,13 @@ pub fn plan_and_config(
             hp.spacing
         ));
     }
+    let prep = PrepConfig {
+        mirror_channel: hp.mirror_channel,
+        ..PrepConfig::default()
+    };
+    let channels = channel_names(&prep);
     let model = UNet3dConfig::new()
+        .with_in_channels(channels.len())
         .with_base_channels(hp.base_channels)
         .with_depth(hp.depth)
         .with_seed(hp.seed);
@@ -107,13 +113,10 @@ pub fn plan_and_config(
         spacing_plan.studies
     );
     let plan = Plan {
-        prep: PrepConfig {
-            spacing_mm,
-            ..PrepConfig::default()
-        },
+        prep: PrepConfig { spacing_mm, ..prep },
         model,
         window: [32.max(patch[0]), 128.max(patch[1]), 128.max(patch[2])],
-        channels: CHANNELS.iter().map(|s| (*s).to_string()).collect(),
+        channels,
         training_data: data.iter().map(|d| d.display().to_string()).collect(),
         synthetic_only: all_synthetic(data),
         spacing_plan: Some(spacing_plan),

@@ -393,6 +393,65 @@ fn init_keeps_the_network_and_takes_a_new_spacing_only_when_given() {
     }
 }
 
+/// `train --mirror-channel --init` widens a two-channel model to three inputs (DWI, ADC, the
+/// DWI mirrored through the fitted mid-sagittal plane); the plan and card say so, and the
+/// model segments and validates like any other.
+#[test]
+fn mirror_channel_widens_an_init_model_and_the_result_segments() {
+    let d = tempfile::tempdir().unwrap();
+    let (tr, va) = (d.path().join("train"), d.path().join("val"));
+    dataset(&tr, 2, 1);
+    dataset(&va, 2, 2);
+    let base = d.path().join("base");
+    let common = ["--data", s(&tr), "--val", s(&va), "--max-val", "1"];
+    let mut a = common.to_vec();
+    a.extend_from_slice(&["--out", s(&base)]);
+    assert_eq!(train_tiny(&a, "1").code, 0);
+    let wide = d.path().join("wide");
+    let mut a = common.to_vec();
+    a.extend_from_slice(&["--out", s(&wide), "--init", s(&base), "--mirror-channel"]);
+    let out = train_tiny(&a, "2");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(wide.join("plan.json")).unwrap()).unwrap();
+    assert_eq!(plan["model"]["in_channels"], 3, "{plan}");
+    assert_eq!(plan["prep"]["mirror_channel"], true, "{plan}");
+    assert_eq!(plan["channels"][2], "dwi_mirror", "{plan}");
+    let card = std::fs::read_to_string(wide.join("MODEL_CARD.md")).unwrap();
+    assert!(card.contains("+ the DWI mirrored through"), "{card}");
+    // a fresh three-channel model trains too (no --init)
+    let fresh = d.path().join("fresh");
+    let mut a = common.to_vec();
+    a.extend_from_slice(&["--out", s(&fresh), "--mirror-channel"]);
+    assert_eq!(train_tiny(&a, "1").code, 0);
+    // the widened model reads studies as any model does
+    let study = std::fs::read_dir(&va)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.file_name().unwrap().to_string_lossy().starts_with("sub-"))
+        .unwrap();
+    let seg = d.path().join("seg");
+    let out = strokeseg(&["segment", s(&study), "--model", s(&wide), "--out", s(&seg)]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        seg.join(study.file_name().unwrap())
+            .join("report.json")
+            .is_file(),
+        "{}",
+        out.stdout
+    );
+    let out = strokeseg(&[
+        "validate",
+        "--model",
+        s(&wide),
+        "--data",
+        s(&va),
+        "--out",
+        s(&d.path().join("val-out")),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+}
+
 #[test]
 fn a_bad_on_the_fly_source_is_a_user_error() {
     let d = tempfile::tempdir().unwrap();
