@@ -83,6 +83,10 @@ fn init_plan(
     let wdir = strokeseg_pipeline::ensemble::weights_dir(dir);
     let (mut model, _) = strokeseg_model::load(&wdir, device)?;
     let mut p = base.clone();
+    p.training_data = plan.training_data.clone();
+    p.training_data
+        .push(format!("initialised from {}", dir.display()));
+    p.synthetic_only = plan.synthetic_only && base.synthetic_only;
     if plan.prep.mirror_channel && !base.prep.mirror_channel {
         // the base network learns the new input from zero weights: it starts as it was
         let extra = plan
@@ -98,10 +102,6 @@ fn init_plan(
             plan.channels, base.channels
         ));
     }
-    p.training_data = plan.training_data.clone();
-    p.training_data
-        .push(format!("initialised from {}", dir.display()));
-    p.synthetic_only = plan.synthetic_only && base.synthetic_only;
     if a.hp.spacing.len() == 3 {
         // a convolution's weights do not depend on the grid they run on, so the base model can
         // be fine-tuned on another spacing; the plan records the one this run trains on

@@ -417,6 +417,12 @@ fn mirror_channel_widens_an_init_model_and_the_result_segments() {
     assert_eq!(plan["model"]["in_channels"], 3, "{plan}");
     assert_eq!(plan["prep"]["mirror_channel"], true, "{plan}");
     assert_eq!(plan["channels"][2], "dwi_mirror", "{plan}");
+    assert!(
+        plan["training_data"]
+            .to_string()
+            .contains("new inputs started at zero weight"),
+        "{plan}"
+    );
     let card = std::fs::read_to_string(wide.join("MODEL_CARD.md")).unwrap();
     assert!(card.contains("+ the DWI mirrored through"), "{card}");
     // a fresh three-channel model trains too (no --init)
