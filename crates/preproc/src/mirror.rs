@@ -9,6 +9,7 @@
 //! crate fits a symmetry plane to a 3-D image.
 
 use ndarray::Array3;
+use strokeseg_core::sample_trilinear;
 
 /// A mid-sagittal plane in the prepared grid's millimetre frame (voxel index × spacing): the
 /// points `p` with `normal · (p − centre) = offset_mm`.
@@ -46,40 +47,9 @@ impl MidPlane {
     }
 }
 
-/// Trilinear sample of an [x, y, z] array at a (fractional) voxel position; 0 outside.
+/// Trilinear sample of an [x, y, z] array at a fractional voxel position; 0 outside.
 fn sample(v: &Array3<f32>, p: [f64; 3]) -> f32 {
-    let (nx, ny, nz) = v.dim();
-    let n = [nx as i64, ny as i64, nz as i64];
-    let mut i0 = [0i64; 3];
-    let mut f = [0.0f64; 3];
-    for a in 0..3 {
-        if !(p[a] > -1.0 && p[a] < n[a] as f64) {
-            return 0.0;
-        }
-        let fl = p[a].floor();
-        i0[a] = fl as i64;
-        f[a] = p[a] - fl;
-    }
-    let mut acc = 0.0f64;
-    for c in 0..8usize {
-        let mut w = 1.0;
-        let mut idx = [0usize; 3];
-        let mut inside = true;
-        for a in 0..3 {
-            let hi = (c >> a) & 1 == 1;
-            let i = i0[a] + i64::from(hi);
-            if i < 0 || i >= n[a] {
-                inside = false;
-                break;
-            }
-            idx[a] = i as usize;
-            w *= if hi { f[a] } else { 1.0 - f[a] };
-        }
-        if inside && w > 0.0 {
-            acc += w * f64::from(v[[idx[0], idx[1], idx[2]]]);
-        }
-    }
-    acc as f32
+    sample_trilinear(&v.view(), p)
 }
 
 fn unit(a: f64, b: f64) -> [f64; 3] {

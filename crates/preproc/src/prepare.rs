@@ -131,6 +131,15 @@ fn target_grid(lo: [f64; 3], hi: [f64; 3], cfg: &PrepConfig, multiple: [usize; 3
     Grid::axis_aligned(dims, cfg.spacing_mm, origin)
 }
 
+/// Zeroes `a` where `keep` is false.
+fn zero_outside(a: &mut Array3<f32>, keep: &Array3<bool>) {
+    a.zip_mut_with(keep, |v, &k| {
+        if !k {
+            *v = 0.0;
+        }
+    });
+}
+
 /// [x, y, z] array → [z, y, x] (D, H, W) standard layout.
 fn to_dhw(a: &Array3<f32>) -> Array3<f32> {
     a.view()
@@ -202,22 +211,14 @@ pub fn prepare(study: &Study, cfg: &PrepConfig, multiple: [usize; 3]) -> Prepare
         .sqrt()
         .max(1e-6);
     let mut dwi_n = dwi.data().mapv(|v| ((f64::from(v) - mean) / sd) as f32);
-    dwi_n.zip_mut_with(&keep, |v, &k| {
-        if !k {
-            *v = 0.0
-        }
-    });
+    zero_outside(&mut dwi_n, &keep);
     let (adc_n, has_adc) = match adc_in {
         Some(adc) => {
             let mut a = adc
                 .resample(&grid, Interp::Linear, 0.0)
                 .into_data()
                 .mapv(|v| (v / 1000.0).clamp(0.0, 4.0));
-            a.zip_mut_with(&keep, |v, &k| {
-                if !k {
-                    *v = 0.0
-                }
-            });
+            zero_outside(&mut a, &keep);
             (a, true)
         }
         None => (Array3::zeros(dwi_n.dim()), false),
@@ -230,11 +231,7 @@ pub fn prepare(study: &Study, cfg: &PrepConfig, multiple: [usize; 3]) -> Prepare
             Some(p) => reflect_image(&dwi_n, p, cfg.spacing_mm),
             None => Array3::zeros(dwi_n.dim()),
         };
-        m.zip_mut_with(&keep, |v, &k| {
-            if !k {
-                *v = 0.0
-            }
-        });
+        zero_outside(&mut m, &keep);
         channels.push(to_dhw(&m));
         midplane = plane;
     }

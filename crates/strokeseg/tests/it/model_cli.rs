@@ -2,7 +2,7 @@
 //! machinery, end to end, as a user runs it (accuracy is not the point here).
 
 use super::util::*;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use strokeseg_synth::dataset::Generator;
 use strokeseg_synth::manifest::write_dataset;
 use strokeseg_synth::site::find_site;
@@ -351,20 +351,35 @@ fn train_on_studies_made_on_the_fly_without_a_dataset_on_disk() {
     assert!(!names.iter().any(|n| n.starts_with("sub-")), "{names:?}");
 }
 
+/// Two tiny datasets under `root` (train, val) and a one-step base model trained on them with
+/// `extra` flags: the starting point of the `--init` tests.
+fn init_fixture(root: &Path, extra: &[&str]) -> (PathBuf, PathBuf, PathBuf) {
+    let (tr, va, base) = (root.join("train"), root.join("val"), root.join("base"));
+    dataset(&tr, 2, 1);
+    dataset(&va, 2, 2);
+    let mut a = vec![
+        "--data",
+        s(&tr),
+        "--val",
+        s(&va),
+        "--max-val",
+        "1",
+        "--out",
+        s(&base),
+    ];
+    a.extend_from_slice(extra);
+    let out = train_tiny(&a, "1");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    (tr, va, base)
+}
+
 /// `--init` keeps the base model's network and grid; `--init` with `--spacing` keeps the
 /// network and fine-tunes it on the given grid, and the plan says so.
 #[test]
 fn init_keeps_the_network_and_takes_a_new_spacing_only_when_given() {
     let d = tempfile::tempdir().unwrap();
-    let (tr, va) = (d.path().join("train"), d.path().join("val"));
-    dataset(&tr, 2, 1);
-    dataset(&va, 2, 2);
-    let base = d.path().join("base");
+    let (tr, va, base) = init_fixture(d.path(), &["--spacing", "3,3,3"]);
     let common = ["--data", s(&tr), "--val", s(&va), "--max-val", "1"];
-    let mut a = common.to_vec();
-    a.extend_from_slice(&["--out", s(&base), "--spacing", "3,3,3"]);
-    let out = train_tiny(&a, "1");
-    assert_eq!(out.code, 0, "{}", out.stderr);
     let plan = |m: &Path| -> serde_json::Value {
         serde_json::from_str(&std::fs::read_to_string(m.join("plan.json")).unwrap()).unwrap()
     };
@@ -399,14 +414,8 @@ fn init_keeps_the_network_and_takes_a_new_spacing_only_when_given() {
 #[test]
 fn mirror_channel_widens_an_init_model_and_the_result_segments() {
     let d = tempfile::tempdir().unwrap();
-    let (tr, va) = (d.path().join("train"), d.path().join("val"));
-    dataset(&tr, 2, 1);
-    dataset(&va, 2, 2);
-    let base = d.path().join("base");
+    let (tr, va, base) = init_fixture(d.path(), &[]);
     let common = ["--data", s(&tr), "--val", s(&va), "--max-val", "1"];
-    let mut a = common.to_vec();
-    a.extend_from_slice(&["--out", s(&base)]);
-    assert_eq!(train_tiny(&a, "1").code, 0);
     let wide = d.path().join("wide");
     let mut a = common.to_vec();
     a.extend_from_slice(&["--out", s(&wide), "--init", s(&base), "--mirror-channel"]);
