@@ -188,7 +188,18 @@ pub struct LesionSignal {
     /// part of the lesion is restricted even if the segmentation also took in normal tissue.
     #[serde(default)]
     pub adc_ratio_low: Option<f32>,
+    /// Left–right asymmetry: the lesion's median DWI over the median DWI of the same voxels
+    /// reflected through the brain's mid-sagittal plane (`strokeseg_preproc::mirror`). An
+    /// infarct is nearly always one-sided, so it is brighter than its mirror (above 1); a
+    /// bright spot that the other hemisphere shares (normal posterior-fossa or cortical
+    /// brightness, a ghost, coil shading) is near 1. Midline lesions are their own mirror
+    /// and read near 1 too. `None` when no plane was fitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dwi_mirror_ratio: Option<f32>,
 }
+
+/// A reflection of world coordinates (mm) through the brain's mid-sagittal plane.
+pub type Mirror<'a> = &'a dyn Fn([f64; 3]) -> [f64; 3];
 
 /// The `q`-quantile (0–1) of `v` (reordered in place); `None` when empty.
 fn quantile(v: &mut [f32], q: f64) -> Option<f32> {
@@ -211,14 +222,16 @@ fn median(v: &mut [f32]) -> Option<f32> {
 }
 
 /// Fills [`Lesion::signal`] of each lesion of `mask` (as found by [`find_lesions`]) from the
-/// study's DWI and, when given, ADC (same grid as the mask). Ratios whose brain median is not
-/// positive are left out (`signal` stays `None`).
+/// study's DWI and, when given, ADC (same grid as the mask), and with `mirror` (the brain's
+/// left–right reflection in world mm) the DWI asymmetry [`LesionSignal::dwi_mirror_ratio`].
+/// Ratios whose brain median is not positive are left out (`signal` stays `None`).
 pub fn add_signal(
     lesions: &mut [Lesion],
     mask: &Mask,
     brain: &Mask,
     dwi: &Volume,
     adc: Option<&Volume>,
+    mirror: Option<Mirror<'_>>,
 ) {
     if lesions.is_empty()
         || dwi.dims() != mask.dims()
@@ -254,6 +267,7 @@ pub fn add_signal(
     };
     let mut dwi_in = per_lesion(dwi);
     let mut adc_in = adc.and_then(|a| brain_median(a).map(|m| (m, per_lesion(a))));
+    let mut mirrored = mirror.map(|m| mirrored_per_lesion(&labels, dwi, m, n));
     for l in lesions.iter_mut() {
         let Some(d) = median(&mut dwi_in[l.id]) else {
             continue;
@@ -265,12 +279,47 @@ pub fn add_signal(
             ),
             None => (None, None),
         };
+        let dwi_mirror_ratio = mirrored
+            .as_mut()
+            .and_then(|v| median(&mut v[l.id]))
+            .filter(|m| *m > 0.0)
+            .map(|m| d / m);
         l.signal = Some(LesionSignal {
             dwi_ratio: d / dwi_brain,
             adc_ratio,
             adc_ratio_low,
+            dwi_mirror_ratio,
         });
     }
+}
+
+/// For each lesion `1..=n` of `labels`, the DWI at its voxels' reflections through `mirror`
+/// (trilinear on `dwi`'s grid; reflections outside the grid are left out).
+fn mirrored_per_lesion(
+    labels: &strokeseg_core::Image<u32>,
+    dwi: &Volume,
+    mirror: Mirror<'_>,
+    n: usize,
+) -> Vec<Vec<f32>> {
+    let g = dwi.grid();
+    let inv = g.world_to_voxel_affine();
+    let dims = g.dims;
+    let mut v: Vec<Vec<f32>> = vec![Vec::new(); n + 1];
+    for ((i, j, k), &l) in labels.data().indexed_iter() {
+        if l == 0 {
+            continue;
+        }
+        let w = mirror(g.voxel_to_world([i as f64, j as f64, k as f64]));
+        let q = inv * nalgebra::Vector4::new(w[0], w[1], w[2], 1.0);
+        let q = [q[0], q[1], q[2]];
+        if (0..3).all(|a| q[a] >= 0.0 && q[a] <= (dims[a] - 1) as f64) {
+            let x = strokeseg_core::sample_trilinear(&dwi.data().view(), q);
+            if x.is_finite() {
+                v[l as usize].push(x);
+            }
+        }
+    }
+    v
 }
 
 /// Voxels averaged into [`Lesion::score`].
@@ -773,7 +822,7 @@ mod signal_tests {
             let prob = Volume::new(self.prob, affine).unwrap();
             let brain = Mask::on_grid(Array3::from_elem(dims, true), &dwi.grid());
             let (mask, mut lesions) = find_lesions(&prob, None, &|p| p, &LesionConfig::default());
-            add_signal(&mut lesions, &mask, &brain, &dwi, Some(&adc));
+            add_signal(&mut lesions, &mask, &brain, &dwi, Some(&adc), None);
             (mask, lesions, brain, dwi, adc)
         }
     }
@@ -788,8 +837,36 @@ mod signal_tests {
         let s = lesions[0].signal.expect("measured");
         assert!((s.dwi_ratio - 2.5).abs() < 1e-6, "{s:?}");
         assert!((s.adc_ratio.unwrap() - 0.5).abs() < 1e-6, "{s:?}");
-        add_signal(&mut lesions, &mask, &brain, &dwi, None);
+        add_signal(&mut lesions, &mask, &brain, &dwi, None, None);
         assert_eq!(lesions[0].signal.unwrap().adc_ratio, None);
+    }
+
+    #[test]
+    fn a_one_sided_lesion_is_brighter_than_its_mirror_and_a_symmetric_pair_is_not() {
+        // identity affine: world x = i; the mirror plane is x = 7.5 (16 voxels wide)
+        let flip = |w: [f64; 3]| [15.0 - w[0], w[1], w[2]];
+        let mut ph = Phantom::new((16, 12, 6));
+        ph.lesion([1, 3, 2], [4, 6, 4], |_, _, _| 400.0);
+        let (mask, mut lesions, brain, dwi, adc) = ph.measured();
+        // measured without a plane: no ratio
+        assert_eq!(lesions[0].signal.unwrap().dwi_mirror_ratio, None);
+        add_signal(&mut lesions, &mask, &brain, &dwi, Some(&adc), Some(&flip));
+        let r = lesions[0].signal.unwrap().dwi_mirror_ratio.unwrap();
+        assert!(
+            (r - 2.5).abs() < 1e-5,
+            "one-sided: 250 against 100, got {r}"
+        );
+        // the same lesion mirrored into the other hemisphere: each is as bright as its mirror
+        let mut ph = Phantom::new((16, 12, 6));
+        ph.lesion([1, 3, 2], [4, 6, 4], |_, _, _| 400.0);
+        ph.lesion([12, 3, 2], [15, 6, 4], |_, _, _| 400.0);
+        let (mask, mut lesions, brain, dwi, adc) = ph.measured();
+        add_signal(&mut lesions, &mask, &brain, &dwi, Some(&adc), Some(&flip));
+        assert_eq!(lesions.len(), 2);
+        for l in &lesions {
+            let r = l.signal.unwrap().dwi_mirror_ratio.unwrap();
+            assert!((r - 1.0).abs() < 1e-5, "symmetric pair: got {r}");
+        }
     }
 
     #[test]
@@ -837,6 +914,7 @@ mod signal_tests {
                 dwi_ratio: 2.0,
                 adc_ratio: Some(1.0),
                 adc_ratio_low: Some(0.95),
+                dwi_mirror_ratio: None,
             });
         }
         let holding = holding_kept(&mask, &failing, &m2);
@@ -845,7 +923,7 @@ mod signal_tests {
         assert_eq!(call_candidates(grown, None, &holding).len(), 3);
         // Switched off, or without ADC: nothing dropped.
         assert_eq!(keep_restricted(mask.clone(), lesions.clone(), None).2, 0);
-        add_signal(&mut lesions, &mask, &brain, &dwi, None);
+        add_signal(&mut lesions, &mask, &brain, &dwi, None, None);
         assert_eq!(
             keep_restricted(mask, lesions, Some(RESTRICTED_ADC_RATIO)).2,
             0

@@ -22,7 +22,7 @@ pub use call::{
 };
 pub use lesions::{
     add_signal, call_candidates, find_lesions, holding_kept, is_restricted, keep_restricted,
-    label_lesions, Lesion, LesionConfig, LesionSignal, RESTRICTED_ADC_RATIO,
+    label_lesions, Lesion, LesionConfig, LesionSignal, Mirror, RESTRICTED_ADC_RATIO,
 };
 pub use mni::{FitMethod, MniApprox, ProfileBin, TemplateMoments, ZProfile};
 pub use mni_constants::{MNI2009A_IC_CENTROID_MM, MNI2009A_IC_COV_MM2};

@@ -259,11 +259,13 @@ impl Segmenter {
         // Lesions are measured on the images the network saw (smoothed when the study was
         // too noisy, `strokeseg_preproc::harmonise_noise`).
         let (sig_dwi, sig_adc) = p.signal(study);
+        let mirror = p.mirror_world();
+        let mirror = mirror.as_ref().map(|m| m as strokeseg_measure::Mirror<'_>);
         // Lesions, each measured against the brain on DWI and ADC; without restricted
         // diffusion (where there is an ADC) a bright spot is not an acute infarct.
         let measured = |cfg: &LesionConfig| {
             let (mask, mut lesions) = find_lesions(&prob, Some(&search), &*to_mni, cfg);
-            strokeseg_measure::add_signal(&mut lesions, &mask, &brain, sig_dwi, sig_adc);
+            strokeseg_measure::add_signal(&mut lesions, &mask, &brain, sig_dwi, sig_adc, mirror);
             strokeseg_measure::keep_restricted(mask, lesions, cfg.max_adc_ratio)
         };
         let (mask, lesions, not_restricted) = measured(lesion_cfg);
@@ -274,7 +276,7 @@ impl Segmenter {
         let (candidates, holding) = {
             let cfg = strokeseg_measure::candidate_config(lesion_cfg);
             let (cmask, mut c) = find_lesions(&prob, Some(&search), &*to_mni, &cfg);
-            strokeseg_measure::add_signal(&mut c, &cmask, &brain, sig_dwi, sig_adc);
+            strokeseg_measure::add_signal(&mut c, &cmask, &brain, sig_dwi, sig_adc, mirror);
             let holding = strokeseg_measure::holding_kept(&cmask, &c, &mask);
             (
                 strokeseg_measure::call_candidates(c, cfg.max_adc_ratio, &holding),

@@ -88,8 +88,9 @@ pub struct Prepared {
     pub native_brain: Mask,
     /// The noise measured on the DWI and the smoothing applied (`crate::denoise`).
     pub noise: NoiseInfo,
-    /// The fitted mid-sagittal plane (on `grid`, mm from its first voxel) when the plan has a
-    /// mirror channel and the brain was found.
+    /// The fitted mid-sagittal plane (on `grid`, mm from its first voxel) when the brain was
+    /// found: the mirror channel's plane, and what lesions are compared with their other
+    /// side through ([`Prepared::mirror_world`]).
     pub midplane: Option<MidPlane>,
     /// The smoothed native DWI and ADC when the study was smoothed: lesions are measured on
     /// these, as the network saw them ([`Prepared::signal`]).
@@ -224,16 +225,14 @@ pub fn prepare(study: &Study, cfg: &PrepConfig, multiple: [usize; 3]) -> Prepare
         None => (Array3::zeros(dwi_n.dim()), false),
     };
     let mut channels = vec![to_dhw(&dwi_n), to_dhw(&adc_n)];
-    let mut midplane = None;
+    let midplane = fit_midplane(&dwi_n, brain.data(), cfg.spacing_mm, MIRROR_FIT_CLIP);
     if cfg.mirror_channel {
-        let plane = fit_midplane(&dwi_n, brain.data(), cfg.spacing_mm, MIRROR_FIT_CLIP);
-        let mut m = match &plane {
+        let mut m = match &midplane {
             Some(p) => reflect_image(&dwi_n, p, cfg.spacing_mm),
             None => Array3::zeros(dwi_n.dim()),
         };
         zero_outside(&mut m, &keep);
         channels.push(to_dhw(&m));
-        midplane = plane;
     }
     let views: Vec<_> = channels.iter().map(|c| c.view()).collect();
     let input = ndarray::stack(Axis(0), &views).expect("same shapes");
@@ -263,6 +262,19 @@ impl Prepared {
             Some((d, a)) => (d, a.as_ref()),
             None => (&study.dwi, study.adc.as_ref()),
         }
+    }
+
+    /// The reflection of world coordinates (mm) through the fitted mid-sagittal plane, when
+    /// there is one. The prepared grid is axis-aligned, so its millimetre frame is the world's
+    /// shifted to the grid's first voxel.
+    #[must_use]
+    pub fn mirror_world(&self) -> Option<impl Fn([f64; 3]) -> [f64; 3] + '_> {
+        let plane = self.midplane.as_ref()?;
+        let o = self.grid.voxel_to_world([0.0; 3]);
+        Some(move |w: [f64; 3]| {
+            let r = plane.reflect([w[0] - o[0], w[1] - o[1], w[2] - o[2]]);
+            [r[0] + o[0], r[1] + o[1], r[2] + o[2]]
+        })
     }
 
     /// A map on the prepared grid given as [D, H, W] (= [z, y, x]) → a volume on the study's
@@ -376,7 +388,7 @@ mod tests {
             ch(2, left),
             ch(2, right)
         );
-        assert!(pm.midplane.is_some() && p.midplane.is_none());
+        assert!(pm.midplane.is_some() && p.midplane.is_some());
         let m = Image::on_grid(lesion, &g);
         let lab = p.label_from_native(&m);
         let back = p.to_native(&lab);

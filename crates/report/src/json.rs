@@ -6,7 +6,7 @@ use strokeseg_atlas::StudyLocation;
 use strokeseg_measure::{Lesion, OperatingPoint};
 
 /// Version of the report's JSON layout.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 /// One study's report.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]

@@ -84,7 +84,7 @@ pub enum Command {
     /// Choose operating points (95% and 99% patient-level sensitivity) for a model on labelled
     /// validation studies; writes MODEL/operating_points.json, every study's score to
     /// MODEL/calibration_scores.csv and every candidate lesion behind those scores (score,
-    /// volume, DWI and ADC ratios, whether it lies on a truth lesion) to
+    /// volume, DWI and ADC ratios, left–right DWI asymmetry, whether it lies on a truth lesion) to
     /// MODEL/calibration_candidates.csv. A positive counts as found at a threshold only when a
     /// candidate on its truth lesion reaches it (an artefact elsewhere in the study does not
     /// find the lesion); positives with no such candidate, and positives whose study score

@@ -78,7 +78,7 @@ fn register_writes_transform_and_picture_and_segment_reports_atlas_location() {
         &std::fs::read_to_string(seg.path().join("Subject02_DWI/report.json")).unwrap(),
     )
     .unwrap();
-    assert_eq!(r["schema_version"], 6);
+    assert_eq!(r["schema_version"], 7);
     crate::util::assert_report_valid(&r);
     assert_eq!(r["location"]["mni_map"], "registration");
     assert_eq!(r["location"]["method"], "atlas");

@@ -159,7 +159,7 @@ fn train_calibrate_segment_validate_with_a_tiny_model() {
         .all(|(a, b)| (a - b).abs() < 1e-4));
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
-    assert_eq!(r["schema_version"], 6);
+    assert_eq!(r["schema_version"], 7);
     crate::util::assert_report_valid(&r);
     assert_eq!(r["research_use_only"], true);
     assert_eq!(r["model"]["trained_on_synthetic_data_only"], true);

@@ -108,7 +108,7 @@ fn demo_from_another_folder_with_no_environment_uses_what_is_built_in() {
         String::from_utf8_lossy(&o.stderr),
     );
     assert_eq!(o.status.code(), Some(0), "{stdout}{stderr}");
-    assert!(stdout.contains("\"schema_version\": 6"), "{stdout}");
+    assert!(stdout.contains("\"schema_version\": 7"), "{stdout}");
     let res = cwd.join("strokeseg-demo/result");
     assert!(res.join("overlay.png").is_file());
     assert!(res.join("key_images.png").is_file());
