@@ -1,5 +1,6 @@
 //! The brain's left–right mirror: finds the mid-sagittal plane of a prepared DWI and reflects
-//! an image through it, so the network can compare each voxel with the same place in the other
+//! an image through it, so the network (a plan's mirror channel) and the lesion measurements
+//! (`signal.dwi_mirror_ratio`) can compare each voxel with the same place in the other
 //! hemisphere (an infarct is one-sided; bright posterior fossa, ghosts and coil shading mostly
 //! are not).
 //!
