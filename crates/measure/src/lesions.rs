@@ -193,7 +193,8 @@ pub struct LesionSignal {
     /// infarct is nearly always one-sided, so it is brighter than its mirror (above 1); a
     /// bright spot that the other hemisphere shares (normal posterior-fossa or cortical
     /// brightness, a ghost, coil shading) is near 1. Midline lesions are their own mirror
-    /// and read near 1 too. `None` when no plane was fitted.
+    /// and read near 1 too. A lesion at the edge of the head whose reflection lands outside it
+    /// reads very high. `None` when no plane was fitted or the reflection leaves the image.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dwi_mirror_ratio: Option<f32>,
 }
