@@ -88,9 +88,9 @@ pub struct Prepared {
     pub native_brain: Mask,
     /// The noise measured on the DWI and the smoothing applied (`crate::denoise`).
     pub noise: NoiseInfo,
-    /// The fitted mid-sagittal plane (on `grid`, mm from its first voxel) when the brain was
-    /// found: the mirror channel's plane, and what lesions are compared with their other
-    /// side through ([`Prepared::mirror_world`]).
+    /// The fitted mid-sagittal plane (on `grid`, mm from its first voxel) when the plan has a
+    /// mirror channel and the brain was found. Without a mirror channel it is fitted only when
+    /// asked for ([`Prepared::midplane`]), so training does not pay for it.
     pub midplane: Option<MidPlane>,
     /// The smoothed native DWI and ADC when the study was smoothed: lesions are measured on
     /// these, as the network saw them ([`Prepared::signal`]).
@@ -225,8 +225,9 @@ pub fn prepare(study: &Study, cfg: &PrepConfig, multiple: [usize; 3]) -> Prepare
         None => (Array3::zeros(dwi_n.dim()), false),
     };
     let mut channels = vec![to_dhw(&dwi_n), to_dhw(&adc_n)];
-    let midplane = fit_midplane(&dwi_n, brain.data(), cfg.spacing_mm, MIRROR_FIT_CLIP);
+    let mut midplane = None;
     if cfg.mirror_channel {
+        midplane = fit_midplane(&dwi_n, brain.data(), cfg.spacing_mm, MIRROR_FIT_CLIP);
         let mut m = match &midplane {
             Some(p) => reflect_image(&dwi_n, p, cfg.spacing_mm),
             None => Array3::zeros(dwi_n.dim()),
@@ -264,12 +265,31 @@ impl Prepared {
         }
     }
 
-    /// The reflection of world coordinates (mm) through the fitted mid-sagittal plane, when
-    /// there is one. The prepared grid is axis-aligned, so its millimetre frame is the world's
-    /// shifted to the grid's first voxel.
+    /// The brain's mid-sagittal plane: the mirror channel's, else fitted now on the z-scored
+    /// DWI channel as the mirror channel's would be. `None` when the brain is too small.
     #[must_use]
-    pub fn mirror_world(&self) -> Option<impl Fn([f64; 3]) -> [f64; 3] + '_> {
-        let plane = self.midplane.as_ref()?;
+    pub fn midplane(&self) -> Option<MidPlane> {
+        self.midplane.or_else(|| {
+            let dwi = self.input.index_axis(Axis(0), 0);
+            let xyz = dwi
+                .permuted_axes([2, 1, 0])
+                .as_standard_layout()
+                .into_owned();
+            fit_midplane(
+                &xyz,
+                self.brain.data(),
+                self.grid.spacing_mm(),
+                MIRROR_FIT_CLIP,
+            )
+        })
+    }
+
+    /// The reflection of world coordinates (mm) through the brain's mid-sagittal plane
+    /// ([`Prepared::midplane`]), when there is one. The prepared grid is axis-aligned, so its
+    /// millimetre frame is the world's shifted to the grid's first voxel.
+    #[must_use]
+    pub fn mirror_world(&self) -> Option<impl Fn([f64; 3]) -> [f64; 3]> {
+        let plane = self.midplane()?;
         let o = self.grid.voxel_to_world([0.0; 3]);
         Some(move |w: [f64; 3]| {
             let r = plane.reflect([w[0] - o[0], w[1] - o[1], w[2] - o[2]]);
@@ -388,7 +408,9 @@ mod tests {
             ch(2, left),
             ch(2, right)
         );
-        assert!(pm.midplane.is_some() && p.midplane.is_some());
+        assert!(pm.midplane.is_some() && p.midplane.is_none());
+        // without a mirror channel the plane is fitted on request, the same as the channel's
+        assert_eq!(p.midplane(), pm.midplane);
         let m = Image::on_grid(lesion, &g);
         let lab = p.label_from_native(&m);
         let back = p.to_native(&lab);
