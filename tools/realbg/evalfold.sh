@@ -3,6 +3,7 @@
 # holds real negatives of its own training backgrounds, then scores the fold's held-out real
 # studies (the originals) and the implants into them, and the held-out synthetic test.
 # RUN may also be an ensemble folder made by `strokeseg ensemble`.
+# SKIP_IMPLANT=1, SKIP_SYNTH=1 and SKIP_ROBUST=1 leave out the implants, the synthetic test and the robustness sets.
 # Usage: bash tools/realbg/evalfold.sh A   (writes the ADS peer CSVs $R/ads-peer/ads{1,2}.csv from ../shared when missing)
 set -u
 fold=$1
@@ -50,6 +51,10 @@ fi
 if [ -z "${SKIP_SYNTH:-}" ]; then
   st=(); for s in a b c d e; do st+=(--data $D/synth-test/site-$s); done
   $B -q validate --model $m "${st[@]}" --out $m/eval-synth-test
+fi
+# The robustness sets (gen.sh's robust/: random sites seed 903, low SNR, b2500), when present.
+if [ -z "${SKIP_ROBUST:-}" ] && [ -d $D/robust ]; then
+  for set in $D/robust/*/; do set=$(basename $set); $B -q validate --model $m --data $D/robust/$set --out $m/eval-$set; done
 fi
 case $fold in A) ads=ads1;; B) ads=ads2;; *) ads="";; esac
 # The ADS example's peer prediction as its "truth" (JHU ADS output, not expert), written from

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Generates the real-background training pool: per background, 24 implanted studies + the
 # original (train), 2 implanted (val) and 6 implanted (calibration, seed 400); then
-# template-synthetic studies (train, val, calibration, test). Needs ../shared.
+# template-synthetic studies (train, val, calibration, test), then the robustness sets.
+# Needs ../shared.
 # Usage: bash tools/realbg/gen.sh   (DATA=dir, STROKESEG=binary to override)
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -21,5 +22,12 @@ for s in a b c d e; do
   $B -q synth --out $D/synth-val/site-$s --n 2 --seed 200 --site site-$s && echo "done synth-val $s"
   $B -q synth --out $D/synth-cal/site-$s --n 6 --seed 400 --site site-$s && echo "done synth-cal $s"
   $B -q synth --out $D/synth-test/site-$s --n 12 --seed 300 --site site-$s && echo "done synth-test $s"
+done
+# The robustness sets of issue 14 (docs/experiments.md §4, sixteenth session): random sites
+# (seed 903) and the site-a protocol with one thing changed (tools/realbg/sites/*.toml).
+$B -q synth --site random --n 40 --seed 903 --out $D/robust/random-903 && echo "done random-903"
+for f in $ROOT/tools/realbg/sites/*.toml; do
+  n=$(basename $f .toml)
+  $B -q synth --site $f --n 20 --seed 500 --out $D/robust/$n && echo "done robust $n"
 done
 echo ALL DONE
