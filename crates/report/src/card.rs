@@ -50,6 +50,9 @@ pub struct TrainingCard {
     pub bias_field: f64,
     /// Largest relative noise of the low-SNR augmentation (0: none).
     pub low_snr: f64,
+    /// Model-mined hard negatives: (share of patches, call threshold, studies scored per
+    /// epoch); `None`: none mined.
+    pub mined: Option<(f64, f64, usize)>,
     /// Share of lesion-centred patches drawn lesion by lesion.
     pub lesion_sampling: f64,
     /// Trained on peak-normalised labels.
@@ -167,6 +170,12 @@ pub fn training_card(c: &TrainingCard) -> String {
             c.bias_field
         );
     }
+    if let Some((share, threshold, studies)) = c.mined {
+        let _ = writeln!(
+            s,
+            "- model-mined hard negatives: {studies} training studies scored before every epoch by the model then trained; a share {share} of the patches centred on its false calls there (probability ≥ {threshold:.2} where the label is 0)"
+        );
+    }
     if c.low_snr > 0.0 {
         let _ = writeln!(
             s,
@@ -231,6 +240,7 @@ mod tests {
             hard_negative_levels: 0,
             bias_field: 0.3,
             low_snr: 0.2,
+            mined: None,
             lesion_sampling: 0.5,
             peak_labels: true,
             device: "cpu".into(),
@@ -266,5 +276,17 @@ mod tests {
         );
         let real = training_card(&card(false));
         assert!(!real.contains("synthetic data only"));
+        assert!(!real.contains("model-mined"));
+        let mined = training_card(&TrainingCard {
+            mined: Some((0.2, f64::from(0.3f32), 12)),
+            ..card(false)
+        });
+        assert!(
+            mined.contains(
+                "model-mined hard negatives: 12 training studies scored before every epoch"
+            ) && mined.contains("share 0.2 of the patches")
+                && mined.contains("probability ≥ 0.30 where"),
+            "{mined}"
+        );
     }
 }

@@ -688,6 +688,21 @@ pub struct TrainHyper {
     /// model the new input's first-layer weights start at zero.
     #[arg(long)]
     pub mirror_channel: bool,
+    /// Model-mined hard negatives: this share (0–1) of all patches is centred on a false call
+    /// the model itself makes on its training studies (probability ≥ --mine-threshold where
+    /// the label is 0), found by scoring --mine-studies of them before every epoch, so the
+    /// network is shown the normal tissue it currently mistakes for infarct (a capsule, the
+    /// posterior fossa of one scanner) rather than bright tissue in general. The lists are
+    /// kept in mined.json, so --resume continues exactly. 0: none, as before.
+    #[arg(long, default_value_t = 0.0, value_parser = unit_interval)]
+    pub mine: f64,
+    /// Probability from which a voxel counts as called when mining (--mine).
+    #[arg(long, default_value_t = 0.5, value_parser = unit_interval)]
+    pub mine_threshold: f64,
+    /// Training studies scored before every epoch when mining (--mine), drawn with the
+    /// sources' sampling weights; each costs about one `segment` (a few seconds on 2 cores).
+    #[arg(long, default_value_t = 12)]
+    pub mine_studies: usize,
 }
 
 /// A number in [0, 1] (a share), for clap.

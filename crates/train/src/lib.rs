@@ -4,13 +4,14 @@
 //! Owns: data discovery and loading, planning a new model's plan (`strokeseg_infer::Plan`;
 //! the target spacing planned from the training set, [`spacing`]), patch sampling and augmentation, the training loop with
 //! validation, checkpoints, exact resume and early stopping (also used to fine-tune or adapt a
-//! loaded model, [`train_from`]), studies made on the fly while a run goes ([`stream`]), subset selection for learning curves and adaptation
+//! loaded model, [`train_from`]), studies made on the fly while a run goes ([`stream`]), hard negatives mined by the model in training ([`mining`]), subset selection for learning curves and adaptation
 //! ([`subsets`]). Must not touch: serving, scoring or report formats.
 #![warn(missing_docs)]
 
 pub mod data;
 mod error;
 pub mod lesions;
+pub mod mining;
 pub mod sampler;
 pub mod spacing;
 pub mod stream;

@@ -90,9 +90,42 @@ pub fn sample_patch<R: Rng>(
     case: &Case,
     cfg: &PatchConfig,
 ) -> (Array4<f32>, Array3<f32>) {
+    let centre = patch_centre(rng, case, cfg);
+    sample_patch_at(rng, case, cfg, centre)
+}
+
+/// A patch centred near voxel `v` of `case` ([d, h, w]), with the hard negatives' jitter (an
+/// eighth of the patch each way), augmented as every patch is: for centres chosen outside the
+/// sampler ([`crate::mining`]).
+pub fn sample_patch_near<R: Rng>(
+    rng: &mut R,
+    case: &Case,
+    cfg: &PatchConfig,
+    v: [usize; 3],
+) -> (Array4<f32>, Array3<f32>) {
+    let centre = jittered(rng, v, cfg.size, 8.0);
+    sample_patch_at(rng, case, cfg, centre)
+}
+
+/// `v` moved by up to a `1/div` of the patch size each way.
+fn jittered<R: Rng>(rng: &mut R, v: [usize; 3], size: [usize; 3], div: f64) -> [f64; 3] {
+    let [pd, ph, pw] = size.map(|s| s as f64 / div);
+    [
+        v[0] as f64 + rng.random_range(-pd..=pd),
+        v[1] as f64 + rng.random_range(-ph..=ph),
+        v[2] as f64 + rng.random_range(-pw..=pw),
+    ]
+}
+
+/// The patch around `centre` ([d, h, w] on the case's grid), augmented.
+fn sample_patch_at<R: Rng>(
+    rng: &mut R,
+    case: &Case,
+    cfg: &PatchConfig,
+    centre: [f64; 3],
+) -> (Array4<f32>, Array3<f32>) {
     let (nc, _, _, _) = case.input.dim();
     let [pd, ph, pw] = cfg.size;
-    let centre = patch_centre(rng, case, cfg);
     let (angle, scale, flip) = if cfg.augment {
         (
             rng.random_range(-15.0f64..15.0).to_radians(),
@@ -146,7 +179,6 @@ pub fn sample_patch<R: Rng>(
 /// brain voxel.
 fn patch_centre<R: Rng>(rng: &mut R, case: &Case, cfg: &PatchConfig) -> [f64; 3] {
     let (_, nd, nh, nw) = case.input.dim();
-    let [pd, ph, pw] = cfg.size;
     let by_lesions = cfg.component_share > 0.0 && !case.lesion_components.is_empty();
     let lesion =
         (by_lesions || !case.lesion_voxels.is_empty()) && rng.random_bool(cfg.lesion_fraction);
@@ -162,22 +194,14 @@ fn patch_centre<R: Rng>(rng: &mut R, case: &Case, cfg: &PatchConfig) -> [f64; 3]
             case.lesion_voxels[rng.random_range(0..case.lesion_voxels.len())]
         };
         // jitter so the lesion is not always dead centre
-        [
-            v[0] as f64 + rng.random_range(-(pd as f64) / 4.0..=pd as f64 / 4.0),
-            v[1] as f64 + rng.random_range(-(ph as f64) / 4.0..=ph as f64 / 4.0),
-            v[2] as f64 + rng.random_range(-(pw as f64) / 4.0..=pw as f64 / 4.0),
-        ]
+        jittered(rng, v, cfg.size, 4.0)
     } else if cfg.hard_negative_fraction > 0.0
         && !case.hard_voxels.is_empty()
         && rng.random_bool(cfg.hard_negative_fraction.clamp(0.0, 1.0))
     {
         let v = hard_negative(rng, case, cfg.hard_negative_levels);
         // less jitter than for lesions: the bright tissue should stay in the patch
-        [
-            v[0] as f64 + rng.random_range(-(pd as f64) / 8.0..=pd as f64 / 8.0),
-            v[1] as f64 + rng.random_range(-(ph as f64) / 8.0..=ph as f64 / 8.0),
-            v[2] as f64 + rng.random_range(-(pw as f64) / 8.0..=pw as f64 / 8.0),
-        ]
+        jittered(rng, v, cfg.size, 8.0)
     } else if !case.brain_voxels.is_empty() {
         let v = case.brain_voxels[rng.random_range(0..case.brain_voxels.len())];
         [v[0] as f64, v[1] as f64, v[2] as f64]

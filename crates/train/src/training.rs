@@ -6,7 +6,8 @@
 
 use crate::data::Case;
 use crate::error::TrainError;
-use crate::sampler::{sample_patch, PatchConfig};
+use crate::mining::{self, MineConfig, Mined};
+use crate::sampler::{sample_patch, sample_patch_near, PatchConfig};
 use crate::stream::{CaseSource, StreamConfig};
 use ndarray::{Array3, Array5, Axis};
 use rand::{Rng, SeedableRng};
@@ -83,6 +84,10 @@ pub struct TrainConfig {
     /// any (each source has a pool of its own).
     #[serde(default)]
     pub stream: Option<StreamConfig>,
+    /// Model-mined hard negatives ([`crate::mining`]); `None` (configs written before it
+    /// existed) mines none.
+    #[serde(default)]
+    pub mine: Option<MineConfig>,
 }
 
 /// What a run learns from: cases loaded once, the validation cases, and sources that make
@@ -287,21 +292,34 @@ impl Drawable<'_> {
     }
 }
 
+/// `n` patches: each a mined false call's with probability `mined.1` (while one is held; the
+/// study indices of [`Mined`] are the fixed cases', which come first in `cases`), else a
+/// study drawn by `picker` and a patch as [`sample_patch`] draws it.
 fn batch<R: Rng>(
     rng: &mut R,
     cases: &Drawable<'_>,
     picker: Option<&SourcePicker>,
+    mined: Option<(&Mined, f64)>,
     cfg: &PatchConfig,
     n: usize,
 ) -> (Array5<f32>, Array5<f32>) {
     let mut xs = Vec::with_capacity(n);
     let mut ys = Vec::with_capacity(n);
     for _ in 0..n {
-        let c = match picker {
-            Some(p) => cases.get(p.pick(rng)),
-            None => cases.get(rng.random_range(0..cases.len())),
+        // (no draw without mining, so older runs sample exactly as before)
+        let call = match mined {
+            Some((m, share)) if rng.random_bool(share.clamp(0.0, 1.0)) => m.draw(rng),
+            _ => None,
         };
-        let (x, y) = sample_patch(rng, c, cfg);
+        let (x, y) = if let Some((i, v)) = call {
+            sample_patch_near(rng, cases.get(i), cfg, v)
+        } else {
+            let c = match picker {
+                Some(p) => cases.get(p.pick(rng)),
+                None => cases.get(rng.random_range(0..cases.len())),
+            };
+            sample_patch(rng, c, cfg)
+        };
         xs.push(x);
         ys.push(y.insert_axis(Axis(0)));
     }
@@ -450,6 +468,62 @@ impl Feed {
         }
         Ok(())
     }
+}
+
+/// The mined false calls of a run, beside `state.json` ([`crate::mining`]).
+pub const MINED_FILE: &str = "mined.json";
+
+/// The lists a run continues with: those saved after the last epoch when resuming (`epoch`
+/// above 0) and they belong to `cases`, else none yet (a resumed run without them warns: its
+/// sampling differs from the uninterrupted run's until every study is scored again).
+fn read_mined(path: &Path, cases: &[Case], epoch: usize) -> Result<Mined, TrainError> {
+    if epoch == 0 {
+        return Ok(Mined::new(cases));
+    }
+    let bad = |reason: String| TrainError::State {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if !path.is_file() {
+        tracing::warn!(
+            "{}: missing; mined hard negatives start empty",
+            path.display()
+        );
+        return Ok(Mined::new(cases));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let m: Mined = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    if m.matches(cases) {
+        Ok(m)
+    } else {
+        Err(bad(
+            "its studies are not this run's training studies (different --data?)".into(),
+        ))
+    }
+}
+
+/// Up to `k` distinct fixed cases (indices below `n_fixed`) for a mining pass, drawn as patches
+/// draw studies (`picker`'s source weights, else uniformly).
+fn mine_picks<R: Rng>(
+    rng: &mut R,
+    n_fixed: usize,
+    picker: Option<&SourcePicker>,
+    k: usize,
+) -> Vec<usize> {
+    let want = k.min(n_fixed);
+    let mut picks = Vec::with_capacity(want);
+    let mut tries = 0;
+    while picks.len() < want && tries < 100 * want {
+        tries += 1;
+        let i = match picker {
+            Some(p) => p.pick(rng),
+            None => rng.random_range(0..n_fixed),
+        };
+        if i < n_fixed && !picks.contains(&i) {
+            picks.push(i);
+        }
+    }
+    picks
 }
 
 fn read_state(path: &Path) -> Result<TrainState, TrainError> {
@@ -627,9 +701,35 @@ fn run_epochs(
         .iter(),
         &cfg.source_weights,
     );
+    let mined_path = out.join(MINED_FILE);
+    let mut mined = match cfg.mine {
+        Some(_) => Some(read_mined(&mined_path, train_cases, state.epoch)?),
+        None => None,
+    };
     // One RNG stream per epoch, so a resumed run samples what the uninterrupted one would.
     while state.epoch < cfg.epochs && !state.stopped_early {
         let t0 = std::time::Instant::now();
+        if let (Some(mc), Some(m)) = (&cfg.mine, mined.as_mut()) {
+            let mut rng = ChaCha8Rng::seed_from_u64(
+                cfg.seed ^ 0x6D69_6E65 ^ (state.epoch as u64).wrapping_mul(0x9E37_79B9),
+            );
+            let picks = mine_picks(
+                &mut rng,
+                train_cases.len(),
+                picker.as_ref(),
+                mc.cases_per_epoch,
+            );
+            let model = trainer.model();
+            mining::pass(
+                (&model, trainer.config()),
+                plan.window,
+                train_cases,
+                &picks,
+                mc,
+                m,
+                state.epoch + 1,
+            );
+        }
         let mut rng =
             ChaCha8Rng::seed_from_u64(cfg.seed ^ (state.epoch as u64).wrapping_mul(0x9E37_79B9));
         let mut loss_sum = 0.0f32;
@@ -642,6 +742,10 @@ fn run_epochs(
                 &mut rng,
                 &drawable,
                 picker.as_ref(),
+                cfg.mine
+                    .as_ref()
+                    .zip(mined.as_ref())
+                    .map(|(c, m)| (m, c.fraction)),
                 &cfg.patch,
                 cfg.batch_size,
             );
@@ -705,6 +809,9 @@ fn run_epochs(
         .map_err(TrainError::io(out.join("train_log.csv")))?;
         log.flush()
             .map_err(TrainError::io(out.join("train_log.csv")))?;
+        if let Some(m) = &mined {
+            write_json(&mined_path, m)?;
+        }
         write_json(&state_path, state)?;
         on(Event::Epoch(state));
     }

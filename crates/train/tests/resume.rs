@@ -6,9 +6,10 @@ use strokeseg_infer::Plan;
 use strokeseg_model::{cpu_device, load, TrainableParts, UNet3d, UNet3dConfig};
 use strokeseg_preproc::PrepConfig;
 use strokeseg_train::data::Case;
+use strokeseg_train::mining::{MineConfig, Mined};
 use strokeseg_train::sampler::PatchConfig;
 use strokeseg_train::stream::CaseSource;
-use strokeseg_train::training::{checkpoint_dir, Event};
+use strokeseg_train::training::{checkpoint_dir, Event, MINED_FILE};
 use strokeseg_train::{train, train_from, Objective, Start, TrainConfig, TrainData};
 
 /// A bright, low-ADC block in a noisy "brain" of [2, 8, 32, 32].
@@ -80,6 +81,7 @@ fn cfg(epochs: usize) -> TrainConfig {
         objective: Objective::Supervised,
         source_weights: Vec::new(),
         stream: None,
+        mine: None,
     }
 }
 
@@ -153,6 +155,73 @@ fn interrupted_and_resumed_run_equals_the_straight_run() {
     assert!(checkpoint_dir(&b, "last").join("optimizer.bpk").is_file());
     let log = std::fs::read_to_string(b.join("train_log.csv")).unwrap();
     assert_eq!(log.lines().count(), 3, "{log}");
+}
+
+#[test]
+fn a_mining_run_scores_studies_before_each_epoch_and_resumes_with_its_lists() {
+    let cases = [case(0), case(4), case(8)];
+    let val = [case(2)];
+    let dev = cpu_device();
+    let d = tempfile::tempdir().unwrap();
+    let (a, b, plain) = (d.path().join("a"), d.path().join("b"), d.path().join("p"));
+    // threshold 0: every unlabelled voxel is "called", so every scored study has calls and
+    // every patch is centred on one
+    let mining = TrainConfig {
+        mine: Some(MineConfig {
+            fraction: 1.0,
+            threshold: 0.0,
+            cases_per_epoch: 2,
+        }),
+        ..cfg(2)
+    };
+    let mut quiet = |_: Event<'_>| {};
+    let data = TrainData::new(&cases, &val);
+    train(&plan(), &mining, data, &a, false, &dev, &mut quiet).unwrap();
+    train(&plan(), &cfg(2), data, &plain, false, &dev, &mut quiet).unwrap();
+    let mined: Mined =
+        serde_json::from_str(&std::fs::read_to_string(a.join(MINED_FILE)).unwrap()).unwrap();
+    assert_eq!(mined.passes.len(), 2);
+    for (k, p) in mined.passes.iter().enumerate() {
+        assert_eq!((p.epoch, p.studies, p.studies_with_calls), (k + 1, 2, 2));
+        assert!(p.calls >= 2);
+    }
+    assert!(mined.matches(&cases));
+    // the calls are where the label is 0
+    for ((_, calls), c) in mined.studies.iter().zip(&cases) {
+        assert!(calls.iter().flatten().all(|v| c.label[*v] == 0.0));
+    }
+    // mined patches change what is learned
+    let w = |dir: &std::path::Path| weights(&checkpoint_dir(dir, "last"));
+    assert!(max_diff(&w(&a), &w(&plain)) > 1e-4);
+    // killed after epoch 1 and resumed: the lists of epoch 1 are read back, same weights
+    let killed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut stop = |e: Event<'_>| {
+            if let Event::Epoch(s) = e {
+                assert!(s.epoch < 1, "simulated kill after epoch {}", s.epoch);
+            }
+        };
+        train(&plan(), &mining, data, &b, false, &dev, &mut stop)
+    }));
+    assert!(killed.is_err());
+    train(&plan(), &mining, data, &b, true, &dev, &mut quiet).unwrap();
+    let diff = max_diff(&w(&a), &w(&b));
+    assert!(diff < 1e-5, "resumed mining run differs by {diff}");
+    // lists of other studies are refused on resume
+    let other = [case(1), case(5), case(9)];
+    let e = train(
+        &plan(),
+        &TrainConfig {
+            epochs: 3,
+            ..mining
+        },
+        TrainData::new(&other, &val),
+        &b,
+        true,
+        &dev,
+        &mut quiet,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("mined.json"), "{e}");
 }
 
 #[test]

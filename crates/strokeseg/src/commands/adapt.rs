@@ -246,6 +246,7 @@ pub fn run(a: &AdaptArgs) -> anyhow::Result<Status> {
         },
         source_weights: Vec::new(),
         stream: None,
+        mine: None,
     };
     let parts = a.mode.parts();
     let trainable = base_model

@@ -355,6 +355,9 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Status> {
         hard_negative_levels: cfg.patch.hard_negative_levels,
         bias_field: cfg.patch.bias_field,
         low_snr: cfg.patch.low_snr,
+        mined: cfg
+            .mine
+            .map(|m| (m.fraction, f64::from(m.threshold), m.cases_per_epoch)),
         lesion_sampling: cfg.patch.component_share,
         peak_labels: cfg.patch.peak_labels,
         device: strokeseg_model::run_device_choice().to_string(),

@@ -11,6 +11,7 @@ use strokeseg_model::UNet3dConfig;
 use strokeseg_pipeline::score::bar;
 use strokeseg_preproc::{channel_names, PrepConfig};
 use strokeseg_train::data::{all_synthetic, load_case, Case, CaseRef};
+use strokeseg_train::mining::MineConfig;
 use strokeseg_train::sampler::PatchConfig;
 use strokeseg_train::spacing;
 use strokeseg_train::training::Event;
@@ -142,6 +143,11 @@ pub fn plan_and_config(
         objective: Objective::Supervised,
         source_weights: Vec::new(),
         stream: None,
+        mine: (hp.mine > 0.0).then_some(MineConfig {
+            fraction: hp.mine,
+            threshold: hp.mine_threshold as f32,
+            cases_per_epoch: hp.mine_studies,
+        }),
     };
     Ok((plan, cfg))
 }
