@@ -810,7 +810,9 @@ fn run_epochs(
         log.flush()
             .map_err(TrainError::io(out.join("train_log.csv")))?;
         if let Some(m) = &mined {
-            write_json(&mined_path, m)?;
+            // compact: the lists are long, and nobody reads them by eye
+            std::fs::write(&mined_path, serde_json::to_string(m).unwrap_or_default())
+                .map_err(TrainError::io(&mined_path))?;
         }
         write_json(&state_path, state)?;
         on(Event::Epoch(state));
