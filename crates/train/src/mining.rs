@@ -9,7 +9,7 @@
 //! Owns: which studies are scored, what counts as a false call, the lists and their file
 //! (`mined.json` beside `state.json`, so `--resume` continues with the lists the uninterrupted
 //! run had). Must not touch: the optimiser, checkpoints or the patch sampling itself
-//! ([`crate::sampler::sample_patch_at`] draws the patch).
+//! ([`crate::sampler::sample_patch_near`] draws the patch).
 
 use crate::data::Case;
 use crate::lesions::components;

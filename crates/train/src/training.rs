@@ -480,10 +480,6 @@ fn read_mined(path: &Path, cases: &[Case], epoch: usize) -> Result<Mined, TrainE
     if epoch == 0 {
         return Ok(Mined::new(cases));
     }
-    let bad = |reason: String| TrainError::State {
-        path: path.to_path_buf(),
-        reason,
-    };
     if !path.is_file() {
         tracing::warn!(
             "{}: missing; mined hard negatives start empty",
@@ -491,14 +487,14 @@ fn read_mined(path: &Path, cases: &[Case], epoch: usize) -> Result<Mined, TrainE
         );
         return Ok(Mined::new(cases));
     }
-    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-    let m: Mined = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+    let m: Mined = read_json(path)?;
     if m.matches(cases) {
         Ok(m)
     } else {
-        Err(bad(
-            "its studies are not this run's training studies (different --data?)".into(),
-        ))
+        Err(TrainError::State {
+            path: path.to_path_buf(),
+            reason: "its studies are not this run's training studies (different --data?)".into(),
+        })
     }
 }
 
@@ -526,7 +522,9 @@ fn mine_picks<R: Rng>(
     picks
 }
 
-fn read_state(path: &Path) -> Result<TrainState, TrainError> {
+/// A run file (`state.json`, `mined.json`) read back; an unreadable one is a
+/// [`TrainError::State`] naming it.
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, TrainError> {
     let bad = |reason: String| TrainError::State {
         path: path.to_path_buf(),
         reason,
@@ -581,7 +579,7 @@ pub fn train_from(
     // A state of epoch 0 (only the baseline of a fine-tuning run was scored) has no last
     // checkpoint yet: start over.
     let prior = if resume && state_path.is_file() {
-        Some(read_state(&state_path)?).filter(|s| s.epoch > 0)
+        Some(read_json::<TrainState>(&state_path)?).filter(|s| s.epoch > 0)
     } else {
         None
     };
