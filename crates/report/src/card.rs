@@ -5,6 +5,20 @@
 
 use std::fmt::Write;
 
+/// How hard negatives were mined by the model in training (the train crate's `MineConfig`,
+/// restated here because this crate sits below it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Mining {
+    /// Share of patches centred on a mined false call.
+    pub share: f64,
+    /// Probability from which a voxel counted as called.
+    pub threshold: f64,
+    /// Training studies scored before every epoch.
+    pub studies: usize,
+    /// Calls within this many mm of a labelled voxel were not mined (0: all were).
+    pub margin_mm: f64,
+}
+
 /// What a card needs to know about a training run (plain values, so the card does not depend
 /// on the training crate).
 #[derive(Debug, Clone)]
@@ -50,9 +64,8 @@ pub struct TrainingCard {
     pub bias_field: f64,
     /// Largest relative noise of the low-SNR augmentation (0: none).
     pub low_snr: f64,
-    /// Model-mined hard negatives: (share of patches, call threshold, studies scored per
-    /// epoch); `None`: none mined.
-    pub mined: Option<(f64, f64, usize)>,
+    /// Model-mined hard negatives; `None`: none mined.
+    pub mined: Option<Mining>,
     /// Share of lesion-centred patches drawn lesion by lesion.
     pub lesion_sampling: f64,
     /// Trained on peak-normalised labels.
@@ -170,10 +183,19 @@ pub fn training_card(c: &TrainingCard) -> String {
             c.bias_field
         );
     }
-    if let Some((share, threshold, studies)) = c.mined {
+    if let Some(m) = c.mined {
+        let away = if m.margin_mm > 0.0 {
+            format!(
+                ", leaving out calls within {} mm of a labelled voxel",
+                m.margin_mm
+            )
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             s,
-            "- model-mined hard negatives: {studies} training studies scored before every epoch by the model then trained; a share {share} of the patches centred on its false calls there (probability ≥ {threshold:.2} where the label is 0)"
+            "- model-mined hard negatives: {} training studies scored before every epoch by the model then trained; a share {} of the patches centred on its false calls there (probability ≥ {:.2} where the label is 0{away})",
+            m.studies, m.share, m.threshold
         );
     }
     if c.low_snr > 0.0 {
@@ -278,15 +300,35 @@ mod tests {
         assert!(!real.contains("synthetic data only"));
         assert!(!real.contains("model-mined"));
         let mined = training_card(&TrainingCard {
-            mined: Some((0.2, f64::from(0.3f32), 12)),
+            mined: Some(Mining {
+                share: 0.2,
+                threshold: f64::from(0.3f32),
+                studies: 12,
+                margin_mm: 0.0,
+            }),
             ..card(false)
         });
         assert!(
             mined.contains(
                 "model-mined hard negatives: 12 training studies scored before every epoch"
             ) && mined.contains("share 0.2 of the patches")
-                && mined.contains("probability ≥ 0.30 where"),
+                && mined.contains("probability ≥ 0.30 where the label is 0)"),
             "{mined}"
+        );
+        let away = training_card(&TrainingCard {
+            mined: Some(Mining {
+                share: 0.2,
+                threshold: 0.3,
+                studies: 12,
+                margin_mm: 8.0,
+            }),
+            ..card(false)
+        });
+        assert!(
+            away.contains(
+                "where the label is 0, leaving out calls within 8 mm of a labelled voxel)"
+            ),
+            "{away}"
         );
     }
 }

@@ -703,6 +703,22 @@ pub struct TrainHyper {
     /// sources' sampling weights; each costs about one `segment` (a few seconds on 2 cores).
     #[arg(long, default_value_t = 12)]
     pub mine_studies: usize,
+    /// When mining (--mine), leave out calls reaching within this many mm of a labelled
+    /// voxel (a lesion, its rim, an excluded real stroke): there a call is a lesion drawn too
+    /// wide or infarct the expert left out, not normal tissue mistaken for infarct, and
+    /// training it away costs faint-lesion detection. 0: every call.
+    #[arg(long, default_value_t = 0.0, value_parser = non_negative_mm)]
+    pub mine_margin: f64,
+}
+
+/// A distance in mm, 0 or more, for clap.
+fn non_negative_mm(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|e| format!("{s:?}: {e}"))?;
+    if v.is_finite() && v >= 0.0 {
+        Ok(v)
+    } else {
+        Err(format!("{s} is not a distance of 0 mm or more"))
+    }
 }
 
 /// A number in [0, 1] (a share), for clap.

@@ -30,6 +30,54 @@ pub struct MineConfig {
     /// Training studies scored before each epoch, drawn as patches draw them (with the
     /// sources' sampling weights), so real backgrounds are scored as often as they are trained.
     pub cases_per_epoch: usize,
+    /// A call reaching within this many mm (per axis: a box) of a voxel whose label is not 0
+    /// (lesion, its partial-volume rim, an excluded real stroke) is not mined: there a call
+    /// is a lesion drawn too wide, or unlabelled infarct the expert left out, not normal
+    /// tissue mistaken for infarct. 0 (configs written before it existed): every call.
+    #[serde(default)]
+    pub margin_mm: f64,
+}
+
+/// Per-axis radius in voxels ([d, h, w]) of `margin_mm` on a grid of `spacing_mm`
+/// ([x, y, z], as plans give it): the smallest box holding the margin on every axis.
+#[must_use]
+pub fn margin_voxels(margin_mm: f64, spacing_mm: [f64; 3]) -> [usize; 3] {
+    let r = |s: f64| {
+        if margin_mm <= 0.0 || s <= 0.0 {
+            0
+        } else {
+            (margin_mm / s).ceil() as usize
+        }
+    };
+    [r(spacing_mm[2]), r(spacing_mm[1]), r(spacing_mm[0])]
+}
+
+/// Voxels within `radius` ([d, h, w], a box) of a voxel where `label` is not 0.
+///
+/// Written here because it is one separable running count per axis; a generic
+/// morphological dilation with a structuring element would be far slower on this box.
+fn near_label(label: &Array3<f32>, radius: [usize; 3]) -> Array3<bool> {
+    let mut near = label.mapv(|l| l != 0.0);
+    for (axis, &r) in radius.iter().enumerate() {
+        if r == 0 {
+            continue;
+        }
+        for mut lane in near.lanes_mut(ndarray::Axis(axis)) {
+            let src: Vec<bool> = lane.iter().copied().collect();
+            let n = src.len();
+            // prefix[i] = set voxels in src[..i]
+            let mut prefix = vec![0usize; n + 1];
+            for i in 0..n {
+                prefix[i + 1] = prefix[i] + usize::from(src[i]);
+            }
+            for (i, v) in lane.iter_mut().enumerate() {
+                let lo = i.saturating_sub(r);
+                let hi = (i + r + 1).min(n);
+                *v = prefix[hi] > prefix[lo];
+            }
+        }
+    }
+    near
 }
 
 /// At most this many false calls are kept per study (the largest first would hide the small
@@ -39,13 +87,15 @@ pub const MAX_CALLS: usize = 128;
 pub const MAX_VOXELS: usize = 48;
 
 /// The false calls of one study: 26-connected components of `prob ≥ threshold` where `label`
-/// is exactly 0 (not lesion, not partial volume of one, not ignored), each capped to
+/// is exactly 0 (not lesion, not partial volume of one, not ignored) and no voxel lies
+/// within `margin` voxels ([d, h, w], a box) of a label that is not 0; each capped to
 /// [`MAX_VOXELS`] voxels ([d, h, w]), at most [`MAX_CALLS`] of them.
 #[must_use]
 pub fn false_calls(
     prob: &Array3<f32>,
     label: &Array3<f32>,
     threshold: f32,
+    margin: [usize; 3],
 ) -> Vec<Vec<[usize; 3]>> {
     let mask = ndarray::Zip::from(prob).and(label).map_collect(|&p, &l| {
         if p >= threshold && l == 0.0 {
@@ -54,7 +104,14 @@ pub fn false_calls(
             0.0
         }
     });
-    let comps = components(&mask);
+    let near = (margin != [0; 3]).then(|| near_label(label, margin));
+    let comps: Vec<_> = components(&mask)
+        .into_iter()
+        .filter(|c| {
+            near.as_ref()
+                .is_none_or(|n| c.iter().all(|&[d, h, w]| !n[[d, h, w]]))
+        })
+        .collect();
     let every = comps.len().div_ceil(MAX_CALLS).max(1);
     comps
         .into_iter()
@@ -140,12 +197,12 @@ impl Mined {
 }
 
 /// Scores studies `picks` of `cases` with `model` (built with `config`; sliding windows of
-/// `window`, no test-time mirroring) and replaces their false calls in `mined`; the pass is
+/// `window`, no test-time mirroring; the grid's spacing `spacing_mm`, [x, y, z]) and replaces their false calls in `mined`; the pass is
 /// recorded as preceding `epoch`. The fast CPU forward (`strokeseg-fastnet`, the one
 /// `segment` uses) does the scoring, burn's forward where it refuses the model.
 pub fn pass(
     (model, config): (&UNet3d, &UNet3dConfig),
-    window: [usize; 3],
+    (window, spacing_mm): ([usize; 3], [f64; 3]),
     cases: &[Case],
     picks: &[usize],
     cfg: &MineConfig,
@@ -167,7 +224,12 @@ pub fn pass(
             Some(f) => predict_volume_with(&c.input, window, false, &mut |b| f.predict(&b)),
             None => predict_volume(model, &c.input, window, false),
         };
-        let calls = false_calls(&prob, &c.label, cfg.threshold);
+        let calls = false_calls(
+            &prob,
+            &c.label,
+            cfg.threshold,
+            margin_voxels(cfg.margin_mm, spacing_mm),
+        );
         record.calls += calls.len();
         record.studies_with_calls += usize::from(!calls.is_empty());
         mined.set(i, calls);
@@ -209,10 +271,32 @@ mod tests {
         prob[[3, 10, 11]] = 0.7;
         prob[[4, 17, 3]] = 0.5;
         prob[[0, 15, 15]] = 0.49;
-        let calls = false_calls(&prob, &label, 0.5);
+        let calls = false_calls(&prob, &label, 0.5, [0; 3]);
         assert_eq!(calls.len(), 2, "{calls:?}");
         assert_eq!(calls[0], vec![[3, 10, 10], [3, 10, 11]]);
         assert_eq!(calls[1], vec![[4, 17, 3]]);
+    }
+
+    #[test]
+    fn calls_near_a_label_are_not_mined_with_a_margin() {
+        let mut prob = Array3::<f32>::zeros((10, 30, 30));
+        let mut label = Array3::<f32>::zeros((10, 30, 30));
+        label[[5, 10, 10]] = 1.0;
+        label[[8, 25, 25]] = -1.0; // an excluded real stroke counts as near too
+        prob[[5, 10, 13]] = 0.9; // 3 voxels from the lesion along w
+        prob[[7, 25, 25]] = 0.9; // next to the excluded region
+        prob[[5, 10, 20]] = 0.9; // 10 voxels away along w
+        prob[[1, 10, 10]] = 0.9; // 4 slices away along d
+        assert_eq!(false_calls(&prob, &label, 0.5, [0; 3]).len(), 4);
+        let far = false_calls(&prob, &label, 0.5, [2, 3, 3]);
+        assert_eq!(far, vec![vec![[1, 10, 10]], vec![[5, 10, 20]]]);
+        // a call reaching into the margin is dropped whole
+        prob[[5, 10, 14]] = 0.9;
+        prob[[5, 10, 15]] = 0.9;
+        assert_eq!(false_calls(&prob, &label, 0.5, [2, 3, 3]).len(), 2);
+        // 8 mm on a 1.6 × 1.6 × 4 mm grid ([x, y, z]): 2 slices, 5 voxels in plane
+        assert_eq!(margin_voxels(8.0, [1.6, 1.6, 4.0]), [2, 5, 5]);
+        assert_eq!(margin_voxels(0.0, [1.6, 1.6, 4.0]), [0, 0, 0]);
     }
 
     #[test]
@@ -234,7 +318,7 @@ mod tests {
             }
         }
         let label = Array3::<f32>::zeros(prob.dim());
-        let calls = false_calls(&prob, &label, 0.5);
+        let calls = false_calls(&prob, &label, 0.5, [0; 3]);
         assert!(
             calls.len() <= MAX_CALLS && calls.len() > MAX_CALLS / 2,
             "{}",

@@ -720,7 +720,7 @@ fn run_epochs(
             let model = trainer.model();
             mining::pass(
                 (&model, trainer.config()),
-                plan.window,
+                (plan.window, plan.prep.spacing_mm),
                 train_cases,
                 &picks,
                 mc,

@@ -171,6 +171,7 @@ fn a_mining_run_scores_studies_before_each_epoch_and_resumes_with_its_lists() {
             fraction: 1.0,
             threshold: 0.0,
             cases_per_epoch: 2,
+            margin_mm: 0.0,
         }),
         ..cfg(2)
     };

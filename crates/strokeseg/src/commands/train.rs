@@ -355,9 +355,12 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Status> {
         hard_negative_levels: cfg.patch.hard_negative_levels,
         bias_field: cfg.patch.bias_field,
         low_snr: cfg.patch.low_snr,
-        mined: cfg
-            .mine
-            .map(|m| (m.fraction, f64::from(m.threshold), m.cases_per_epoch)),
+        mined: cfg.mine.map(|m| strokeseg_report::card::Mining {
+            share: m.fraction,
+            threshold: f64::from(m.threshold),
+            studies: m.cases_per_epoch,
+            margin_mm: m.margin_mm,
+        }),
         lesion_sampling: cfg.patch.component_share,
         peak_labels: cfg.patch.peak_labels,
         device: strokeseg_model::run_device_choice().to_string(),

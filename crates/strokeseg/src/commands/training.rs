@@ -147,6 +147,7 @@ pub fn plan_and_config(
             fraction: hp.mine,
             threshold: hp.mine_threshold as f32,
             cases_per_epoch: hp.mine_studies,
+            margin_mm: hp.mine_margin,
         }),
     };
     Ok((plan, cfg))
