@@ -3,6 +3,7 @@
 # holds real negatives of its own training backgrounds, then scores the fold's held-out real
 # studies (the originals) and the implants into them, and the held-out synthetic test.
 # RUN may also be an ensemble folder made by `strokeseg ensemble`.
+# CKPT=last scores the run's last checkpoint instead of the one validation picked (best).
 # SKIP_IMPLANT=1, SKIP_SYNTH=1 and SKIP_ROBUST=1 leave out the implants, the synthetic test and the robustness sets.
 # Usage: bash tools/realbg/evalfold.sh A   (writes the ADS peer CSVs $R/ads-peer/ads{1,2}.csv from ../shared when missing)
 set -u
@@ -18,7 +19,7 @@ if [ -d $run/members ]; then   # an ensemble folder (strokeseg ensemble): its me
   cp -r $run/plan.json $run/ensemble.json $run/MODEL_CARD.md $run/members $m/
 else
   cp $run/plan.json $run/train_log.csv $run/state.json $run/train_config.json $m/
-  cp $run/checkpoints/best/* $m/; rm -f $m/optimizer.bpk
+  cp $run/checkpoints/${CKPT:-best}/* $m/; rm -f $m/optimizer.bpk
 fi
 # Originals (index 000) of the training backgrounds, as a dataset folder of symlinks.
 mk_orig() { # dir bg...

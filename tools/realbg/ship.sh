@@ -7,6 +7,7 @@
 # Usage: bash tools/realbg/ship.sh   (after folds.sh with FOLDS=all; $D/synth-test from gen.sh)
 #        NAME=realmix-v2 RUN=runs/fold-all-hn bash tools/realbg/ship.sh
 # RUN may be an ensemble folder (strokeseg ensemble).
+# CKPT=last ships the run's last checkpoint instead of the one validation picked (best).
 # RECALIBRATE=1 only calibrates and scores the model folder already there (no copy).
 set -u
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -21,7 +22,7 @@ if [ -z "${RECALIBRATE:-}" ]; then
     cp -r $run/plan.json $run/ensemble.json $run/members $m/
   else
     cp $run/plan.json $run/train_log.csv $run/state.json $run/train_config.json $m/
-    cp $run/checkpoints/best/config.json $run/checkpoints/best/model.bpk $m/
+    cp $run/checkpoints/${CKPT:-best}/config.json $run/checkpoints/${CKPT:-best}/model.bpk $m/
   fi
 fi
 source "$(dirname "$0")/folds.env"
