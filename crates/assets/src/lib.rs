@@ -1,6 +1,6 @@
 //! The files strokeseg needs at run time, embedded in the binary, so that a copied or
 //! `cargo install`ed binary works on a machine that has nothing else (no Python, no network,
-//! no `../shared`): the default model (`models/realmix-v2`), the MNI ICBM152 2009a template
+//! no `../shared`): the default model (`models/realmix-v3`), the MNI ICBM152 2009a template
 //! (T1, GM, WM at 1 mm, for the synthetic generator and registration) and the JHU structure
 //! and arterial-territory atlases, each with its licence ([`Bundle::notice`]).
 //!
@@ -40,20 +40,20 @@ macro_rules! embed {
 
 /// The default model of `segment`, `demo` and `serve` (weights, plan, calibration, card).
 pub static MODEL: Bundle = Bundle {
-    name: "realmix-v2",
+    name: "realmix-v3",
     what: "default model (3-D U-Net, synthetic infarcts implanted into real studies + template-synthetic studies)",
     files: &[
-        embed!("../../models/realmix-v2", "model.bpk"),
-        embed!("../../models/realmix-v2", "config.json"),
-        embed!("../../models/realmix-v2", "plan.json"),
-        embed!("../../models/realmix-v2", "operating_points.json"),
-        embed!("../../models/realmix-v2", "MODEL_CARD.md"),
+        embed!("../../models/realmix-v3", "model.bpk"),
+        embed!("../../models/realmix-v3", "config.json"),
+        embed!("../../models/realmix-v3", "plan.json"),
+        embed!("../../models/realmix-v3", "operating_points.json"),
+        embed!("../../models/realmix-v3", "MODEL_CARD.md"),
     ],
     notice: MODEL_NOTICE,
 };
 
 const MODEL_NOTICE: &str = "\
-strokeseg model realmix-v2 (weights trained by the strokeseg project; see its MODEL_CARD.md).
+strokeseg model realmix-v3 (weights trained by the strokeseg project; see its MODEL_CARD.md).
 Training data: ISLES'22 cases 1-3 (CC BY 4.0; Hernandez Petzsche et al., Sci Data 2022), five
 healthy volunteers' DWI (BSD-2-Clause), JHU ADS example data (GPL-3.0; Liu et al., Commun Med
 2021), an AISD example study (non-commercial research terms), template-synthetic studies on

@@ -18,7 +18,7 @@ use crate::PipelineError;
 pub const OPERATING_POINTS_FILE: &str = "operating_points.json";
 
 /// The default model: `$STROKESEG_MODEL`, else the one built into the binary
-/// (`strokeseg_assets::MODEL`, `realmix-v2`: synthetic infarcts implanted into real studies
+/// (`strokeseg_assets::MODEL`, `realmix-v3`: synthetic infarcts implanted into real studies
 /// plus template-synthetic studies; its MODEL_CARD.md says which and how it measures),
 /// unpacked once into `~/.cache/strokeseg/embedded/`.
 ///

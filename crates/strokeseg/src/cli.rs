@@ -175,7 +175,7 @@ pub struct BenchArgs {
     /// Timed `segment` runs (after one warm-up).
     #[arg(long, default_value_t = 3)]
     pub segment_repeats: usize,
-    /// Model folder (default: $STROKESEG_MODEL, else realmix-v2, built into strokeseg).
+    /// Model folder (default: $STROKESEG_MODEL, else realmix-v3, built into strokeseg).
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
     /// Skip the PyTorch and ONNX Runtime columns.
@@ -319,7 +319,7 @@ pub struct ValidateArgs {
 /// Model and lesion settings shared by segment-like commands.
 #[derive(Debug, Args, Clone)]
 pub struct ModelArgs {
-    /// Model folder (default: $STROKESEG_MODEL, else realmix-v2, built into strokeseg).
+    /// Model folder (default: $STROKESEG_MODEL, else realmix-v3, built into strokeseg).
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
     /// Mirror test-time augmentation: the mean of 8 flipped copies (8× slower).

@@ -115,10 +115,10 @@ fn demo_from_another_folder_with_no_environment_uses_what_is_built_in() {
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(res.join("report.json")).unwrap()).unwrap();
     super::util::assert_report_valid(&r);
-    // realmix-v2 learned from real studies (with synthetic infarcts implanted), so it is not
+    // realmix-v3 learned from real studies (with synthetic infarcts implanted), so it is not
     // labelled synthetic-only; its name says which model answered; it is calibrated.
     assert_eq!(r["model"]["trained_on_synthetic_data_only"], false);
-    assert_eq!(r["model"]["name"], "realmix-v2");
+    assert_eq!(r["model"]["name"], "realmix-v3");
     assert_eq!(
         r["patient"]["operating_point"]["name"], "sens99",
         "{}",
@@ -152,7 +152,7 @@ fn demo_from_another_folder_with_no_environment_uses_what_is_built_in() {
     }
     assert!(stdout.contains("territory"), "{stdout}");
     let embedded = home.join(".cache/strokeseg/embedded");
-    for b in ["realmix-v2", "mni_icbm152_2009a", "jhu-atlas"] {
+    for b in ["realmix-v3", "mni_icbm152_2009a", "jhu-atlas"] {
         let dir = embedded.join(env!("CARGO_PKG_VERSION")).join(b);
         assert!(
             dir.join("NOTICE").is_file() || dir.join("MODEL_CARD.md").is_file(),
@@ -167,7 +167,7 @@ fn licenses_names_what_is_built_in_with_its_licence() {
     let out = strokeseg(&["licenses"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     for needle in [
-        "realmix-v2",
+        "realmix-v3",
         "MNI ICBM152 2009a",
         "Copyright (C) 1993-2009 Louis Collins",
         "CC BY-SA 4.0",
