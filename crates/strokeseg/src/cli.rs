@@ -398,14 +398,19 @@ fn probability(s: &str) -> Result<f32, String> {
     }
 }
 
-/// A volume in mL: finite and ≥ 0.
-fn volume_ml(s: &str) -> Result<f64, String> {
+/// A finite number ≥ 0 of `what` (e.g. "volume ≥ 0 mL"), for clap.
+fn non_negative(s: &str, what: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|e| format!("`{s}`: {e}"))?;
     if v.is_finite() && v >= 0.0 {
         Ok(v)
     } else {
-        Err(format!("`{s}`: must be a finite volume ≥ 0 mL"))
+        Err(format!("`{s}`: must be a finite {what}"))
     }
+}
+
+/// A volume in mL: finite and ≥ 0.
+fn volume_ml(s: &str) -> Result<f64, String> {
+    non_negative(s, "volume ≥ 0 mL")
 }
 
 /// `strokeseg segment`.
@@ -713,12 +718,7 @@ pub struct TrainHyper {
 
 /// A distance in mm, 0 or more, for clap.
 fn non_negative_mm(s: &str) -> Result<f64, String> {
-    let v: f64 = s.parse().map_err(|e| format!("{s:?}: {e}"))?;
-    if v.is_finite() && v >= 0.0 {
-        Ok(v)
-    } else {
-        Err(format!("{s} is not a distance of 0 mm or more"))
-    }
+    non_negative(s, "distance ≥ 0 mm")
 }
 
 /// A number in [0, 1] (a share), for clap.

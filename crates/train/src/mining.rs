@@ -218,18 +218,14 @@ pub fn pass(
         studies: picks.len(),
         ..MinePass::default()
     };
+    let margin = margin_voxels(cfg.margin_mm, spacing_mm);
     for &i in picks {
         let c = &cases[i];
         let prob = match &fast {
             Some(f) => predict_volume_with(&c.input, window, false, &mut |b| f.predict(&b)),
             None => predict_volume(model, &c.input, window, false),
         };
-        let calls = false_calls(
-            &prob,
-            &c.label,
-            cfg.threshold,
-            margin_voxels(cfg.margin_mm, spacing_mm),
-        );
+        let calls = false_calls(&prob, &c.label, cfg.threshold, margin);
         record.calls += calls.len();
         record.studies_with_calls += usize::from(!calls.is_empty());
         mined.set(i, calls);
