@@ -58,7 +58,10 @@ pub use export::{
     export_safetensors, import_safetensors, logits, named_tensors, read_safetensors, NamedTensor,
     BURN_VERSION,
 };
-pub use loss::{bce_with_logits, dice_bce_loss, masked_dice_bce_loss, soft_dice_loss, DICE_SMOOTH};
+pub use loss::{
+    bce_with_logits, dice_bce_loss, lesion_masks, lesionwise_dice_loss, masked_dice_bce_loss,
+    soft_dice_loss, DICE_SMOOTH,
+};
 pub use train::{binary_entropy_with_logits, predict, to_array, to_tensor, Trainer, WEIGHT_DECAY};
 pub use unet::{TrainableParts, UNet3d, UNet3dConfig, LEAKY_SLOPE, NORM_EPS};
 

@@ -9,7 +9,10 @@ use ndarray::Array5;
 
 use std::path::Path;
 
-use crate::{dice_bce_loss, masked_dice_bce_loss, ModelError, UNet3d, UNet3dConfig};
+use crate::{
+    dice_bce_loss, lesion_masks, lesionwise_dice_loss, masked_dice_bce_loss, ModelError, UNet3d,
+    UNet3dConfig,
+};
 
 /// AdamW weight decay (nnU-Net's 3e-5).
 pub const WEIGHT_DECAY: f32 = 3e-5;
@@ -111,16 +114,39 @@ impl Trainer {
     ///
     /// `input`: `[B, in_channels, D, H, W]`; `target`: `[B, 1, D, H, W]` of 0/1.
     pub fn step(&mut self, input: Array5<f32>, target: Array5<f32>, lr: f64) -> f32 {
+        self.step_lesionwise(input, target, &[], 0.0, lr)
+    }
+
+    /// [`step`](Self::step) with `weight` × [`lesionwise_dice_loss`] over `lesions` (each a
+    /// sample index and its voxels [d, h, w], see [`lesion_masks`]) added to the loss. With no
+    /// lesion it is exactly [`step`](Self::step).
+    ///
+    /// # Shapes
+    ///
+    /// As [`step`](Self::step).
+    pub fn step_lesionwise(
+        &mut self,
+        input: Array5<f32>,
+        target: Array5<f32>,
+        lesions: &[(usize, Vec<[usize; 3]>)],
+        weight: f64,
+        lr: f64,
+    ) -> f32 {
         // A negative target marks voxels excluded from the loss (see masked_dice_bce_loss).
         let masked = target.iter().any(|&v| v < 0.0);
+        let masks = lesion_masks(&target, lesions);
         let x = to_tensor(&input, &self.device);
         let t = to_tensor(&target, &self.device);
         let logits = self.model.forward(x);
-        let loss = if masked {
-            masked_dice_bce_loss(logits, t)
+        let mut loss = if masked {
+            masked_dice_bce_loss(logits.clone(), t.clone())
         } else {
-            dice_bce_loss(logits, t)
+            dice_bce_loss(logits.clone(), t.clone())
         };
+        if !masks.is_empty() {
+            let masks: Vec<_> = masks.iter().map(|m| to_tensor(m, &self.device)).collect();
+            loss = loss + lesionwise_dice_loss(logits, t, &masks).mul_scalar(weight);
+        }
         self.update(loss, lr)
     }
 

@@ -9,8 +9,8 @@ use ndarray::{Array5, Zip};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use strokeseg_model::{
-    bce_with_logits, cpu_device, dice_bce_loss, load, predict, save, soft_dice_loss, ModelError,
-    Trainer, UNet3dConfig,
+    bce_with_logits, cpu_device, dice_bce_loss, lesion_masks, lesionwise_dice_loss, load, predict,
+    save, soft_dice_loss, to_tensor, ModelError, Trainer, UNet3dConfig,
 };
 
 fn cfg(base: usize, depth: usize, aniso: usize) -> UNet3dConfig {
@@ -162,6 +162,64 @@ fn dice_and_bce_match_hand_values() {
     // 2·1 / (2 + 1) → loss 1/3 (a per-sample mean would give (1 + 0)/2).
     let dice = scalar(soft_dice_loss(x, t));
     assert!((dice - 1.0 / 3.0).abs() < 1e-5, "{dice}");
+}
+
+#[test]
+fn lesionwise_dice_weighs_each_lesion_alike_and_matches_hand_values() {
+    // One sample of 1 × 1 × 8 voxels: a 4-voxel lesion (0–3) found with p = 0.75 and a
+    // 1-voxel lesion (5) missed with p = 0.25; voxels 4, 6, 7 are background at p = 0.25,
+    // except voxel 7, which is ignored (target −1).
+    let l3 = 3f32.ln();
+    let x = [l3, l3, l3, l3, -l3, -l3, -l3, -l3];
+    let t = [1.0f32, 1.0, 1.0, 1.0, 0.0, 1.0, 0.0, -1.0];
+    let target = Array5::from_shape_vec((1, 1, 1, 1, 8), t.to_vec()).unwrap();
+    let lesions = vec![
+        (0, vec![[0, 0, 0], [0, 0, 1], [0, 0, 2], [0, 0, 3]]),
+        (0, vec![[0, 0, 5]]),
+    ];
+    let masks = lesion_masks(&target, &lesions);
+    // each lesion sees itself and the unignored background (4, 6), not the other lesion
+    let m: Vec<Vec<f32>> = masks.iter().map(|m| m.iter().copied().collect()).collect();
+    assert_eq!(m[0], [1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 0.0]);
+    assert_eq!(m[1], [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0]);
+    let device = cpu_device();
+    let xs = to_tensor(
+        &Array5::from_shape_vec((1, 1, 1, 1, 8), x.to_vec()).unwrap(),
+        &device,
+    );
+    let ts = to_tensor(&target, &device);
+    let ms: Vec<_> = masks.iter().map(|m| to_tensor(m, &device)).collect();
+    // lesion 0: 2·3 / (3 + 0.5 + 4) = 0.8; lesion 1: 2·0.25 / (0.75 + 1) = 2/7
+    let expected = ((1.0 - 0.8) + (1.0 - 2.0 / 7.0)) / 2.0;
+    let got = scalar(lesionwise_dice_loss(xs.clone(), ts.clone(), &ms));
+    assert!((got - expected).abs() < 1e-5, "{got} vs {expected}");
+    // the batch Dice of the same prediction barely sees the missed voxel: its loss is lower
+    let batch = scalar(soft_dice_loss(xs.clone(), ts.clone().clamp_min(0.0)));
+    assert!(batch < got, "{batch} vs {got}");
+    assert_eq!(scalar(lesionwise_dice_loss(xs, ts, &[])), 0.0);
+}
+
+#[test]
+fn a_lesionwise_step_trains_and_with_no_lesion_equals_the_plain_step() {
+    let device = cpu_device();
+    let config = cfg(4, 2, 0);
+    let input = random_input([1, 2, 4, 16, 16], 3);
+    let mut target = Array5::<f32>::zeros((1, 1, 4, 16, 16));
+    target[[0, 0, 2, 8, 8]] = 1.0;
+    let (mut a, mut b, mut c) = (
+        Trainer::new(&config, &device),
+        Trainer::new(&config, &device),
+        Trainer::new(&config, &device),
+    );
+    let la = a.step(input.clone(), target.clone(), 1e-3);
+    let lb = b.step_lesionwise(input.clone(), target.clone(), &[], 1.0, 1e-3);
+    assert_eq!(la, lb);
+    let lc = c.step_lesionwise(input.clone(), target, &[(0, vec![[2, 8, 8]])], 1.0, 1e-3);
+    // one lesion of one voxel at p ≈ 0.5 beside 1,023 background voxels adds its own Dice
+    assert!(lc > la + 0.5, "{lc} vs {la}");
+    let pa = predict(&a.model(), input.clone());
+    let pc = predict(&c.model(), input);
+    assert!(pa.iter().zip(&pc).any(|(p, q)| (p - q).abs() > 1e-6));
 }
 
 #[test]

@@ -70,6 +70,8 @@ pub struct TrainingCard {
     pub lesion_sampling: f64,
     /// Trained on peak-normalised labels.
     pub peak_labels: bool,
+    /// Weight of the lesion-wise Dice added to the loss (0: none).
+    pub lesion_loss: f64,
     /// Where the network ran (device and backend).
     pub device: String,
     /// Epochs and steps completed.
@@ -176,6 +178,13 @@ pub fn training_card(c: &TrainingCard) -> String {
             "lesion fraction per voxel"
         }
     );
+    if c.lesion_loss > 0.0 {
+        let _ = writeln!(
+            s,
+            "- loss: Dice + cross-entropy over the batch, plus {} × the mean over the patches' lesions of each lesion's own Dice (lesion-wise, every lesion weighs alike)",
+            c.lesion_loss
+        );
+    }
     if c.bias_field > 0.0 {
         let _ = writeln!(
             s,
@@ -265,6 +274,7 @@ mod tests {
             mined: None,
             lesion_sampling: 0.5,
             peak_labels: true,
+            lesion_loss: 0.0,
             device: "cpu".into(),
             epochs: 3,
             steps: 300,
@@ -299,6 +309,17 @@ mod tests {
         let real = training_card(&card(false));
         assert!(!real.contains("synthetic data only"));
         assert!(!real.contains("model-mined"));
+        assert!(!real.contains("lesion-wise"));
+        let blob = training_card(&TrainingCard {
+            lesion_loss: 0.5,
+            ..card(false)
+        });
+        assert!(
+            blob.contains(
+                "plus 0.5 × the mean over the patches' lesions of each lesion's own Dice"
+            ),
+            "{blob}"
+        );
         let mined = training_card(&TrainingCard {
             mined: Some(Mining {
                 share: 0.2,

@@ -714,6 +714,18 @@ pub struct TrainHyper {
     /// training it away costs faint-lesion detection. 0: every call.
     #[arg(long, default_value_t = 0.0, value_parser = non_negative_mm)]
     pub mine_margin: f64,
+    /// Add this weight × a lesion-wise Dice to the loss ("blob loss", Kofler et al. 2023): each
+    /// connected lesion in a batch's patches gets a Dice of its own (over its voxels and the
+    /// patch's lesion-free tissue), and their mean is added, so a 3-voxel lesion counts as much
+    /// as the 30 mL infarct beside it, which the batch Dice lets drown. 0: batch Dice +
+    /// cross-entropy only, as before.
+    #[arg(long, default_value_t = 0.0, value_parser = non_negative_weight)]
+    pub lesion_loss: f64,
+}
+
+/// A loss weight, 0 or more, for clap.
+fn non_negative_weight(s: &str) -> Result<f64, String> {
+    non_negative(s, "weight ≥ 0")
 }
 
 /// A distance in mm, 0 or more, for clap.

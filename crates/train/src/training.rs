@@ -88,6 +88,40 @@ pub struct TrainConfig {
     /// existed) mines none.
     #[serde(default)]
     pub mine: Option<MineConfig>,
+    /// Weight of the lesion-wise Dice added to the supervised loss
+    /// ([`strokeseg_model::lesionwise_dice_loss`] over each patch's lesions, [`batch_lesions`]),
+    /// so a lesion of a few voxels weighs as much as a large infarct; 0 (configs written before
+    /// it existed) adds none.
+    #[serde(default)]
+    pub lesion_loss: f64,
+}
+
+/// Most lesions per batch given to the lesion-wise Dice (the largest are kept): an embolic
+/// shower can put dozens of dots in a patch, each costing a masked sum over the batch.
+pub const MAX_BATCH_LESIONS: usize = 16;
+
+/// The lesions of a batch's targets (`[B, 1, D, H, W]`) for the lesion-wise Dice: each
+/// sample's 26-connected components ([`crate::lesions::components`]) whose peak label reaches
+/// [`crate::lesions::MIN_PEAK`] (fainter traces are resampling noise), as (sample, voxels);
+/// at most [`MAX_BATCH_LESIONS`], the largest first.
+#[must_use]
+pub fn batch_lesions(target: &Array5<f32>) -> Vec<(usize, Vec<[usize; 3]>)> {
+    let mut out: Vec<(usize, Vec<[usize; 3]>)> = Vec::new();
+    for (b, sample) in target.outer_iter().enumerate() {
+        let label = sample.index_axis(Axis(0), 0).to_owned();
+        for comp in crate::lesions::components(&label) {
+            let peak = comp.iter().map(|&v| label[v]).fold(0.0f32, f32::max);
+            if peak >= crate::lesions::MIN_PEAK {
+                out.push((b, comp));
+            }
+        }
+    }
+    if out.len() > MAX_BATCH_LESIONS {
+        // stable: equal sizes keep their scan order, so a run is reproducible
+        out.sort_by_key(|(_, c)| std::cmp::Reverse(c.len()));
+        out.truncate(MAX_BATCH_LESIONS);
+    }
+    out
 }
 
 /// What a run learns from: cases loaded once, the validation cases, and sources that make
@@ -749,6 +783,10 @@ fn run_epochs(
             );
             let lr = lr_at(cfg, state.step);
             let loss = match cfg.objective {
+                Objective::Supervised if cfg.lesion_loss > 0.0 => {
+                    let lesions = batch_lesions(&y);
+                    trainer.step_lesionwise(x, y, &lesions, cfg.lesion_loss, lr)
+                }
                 Objective::Supervised => trainer.step(x, y, lr),
                 Objective::Entropy => trainer.step_entropy(x, lr),
             };
@@ -816,4 +854,40 @@ fn run_epochs(
         on(Event::Epoch(state));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batch_lesions_are_each_samples_components_above_the_trace_level() {
+        let mut t = Array5::<f32>::zeros((2, 1, 4, 8, 8));
+        // sample 0: a 2-voxel lesion and a 1-voxel partial-volume lesion; a resampling trace
+        t[[0, 0, 1, 1, 1]] = 1.0;
+        t[[0, 0, 1, 1, 2]] = 0.6;
+        t[[0, 0, 3, 6, 6]] = 0.3;
+        t[[0, 0, 0, 6, 0]] = 0.04;
+        // sample 1: one lesion beside ignored voxels
+        t[[1, 0, 2, 4, 4]] = 1.0;
+        t[[1, 0, 2, 4, 5]] = -1.0;
+        let l = batch_lesions(&t);
+        assert_eq!(
+            l,
+            vec![
+                (0, vec![[1, 1, 1], [1, 1, 2]]),
+                (0, vec![[3, 6, 6]]),
+                (1, vec![[2, 4, 4]]),
+            ]
+        );
+        // a shower of more dots than the cap keeps the largest
+        let mut s = Array5::<f32>::zeros((1, 1, 4, 64, 64));
+        for k in 0..(MAX_BATCH_LESIONS + 4) {
+            s[[0, 0, 1, 3 * k, 3]] = 1.0;
+        }
+        s[[0, 0, 2, 30, 4]] = 1.0;
+        let l = batch_lesions(&s);
+        assert_eq!(l.len(), MAX_BATCH_LESIONS);
+        assert_eq!(l[0].1, vec![[1, 30, 3], [2, 30, 4]]);
+    }
 }

@@ -82,6 +82,7 @@ fn cfg(epochs: usize) -> TrainConfig {
         source_weights: Vec::new(),
         stream: None,
         mine: None,
+        lesion_loss: 0.0,
     }
 }
 
@@ -406,4 +407,49 @@ fn an_on_the_fly_source_without_a_schedule_is_refused() {
     .unwrap_err();
     assert!(err.is_user_error(), "{err}");
     assert!(err.to_string().contains("schedule"), "{err}");
+}
+
+#[test]
+fn a_lesion_loss_run_learns_otherwise_records_its_weight_and_resumes_exactly() {
+    let cases = [case(0), case(4)];
+    let val = [case(2)];
+    let dev = cpu_device();
+    let d = tempfile::tempdir().unwrap();
+    let (a, b, plain) = (d.path().join("a"), d.path().join("b"), d.path().join("p"));
+    // every patch is centred on the lesion, so every batch holds one
+    let blob = TrainConfig {
+        lesion_loss: 1.0,
+        patch: PatchConfig {
+            size: [8, 32, 32],
+            lesion_fraction: 1.0,
+            ..PatchConfig::default()
+        },
+        ..cfg(2)
+    };
+    let plain_cfg = TrainConfig {
+        lesion_loss: 0.0,
+        ..blob.clone()
+    };
+    let mut quiet = |_: Event<'_>| {};
+    let data = TrainData::new(&cases, &val);
+    train(&plan(), &blob, data, &a, false, &dev, &mut quiet).unwrap();
+    train(&plan(), &plain_cfg, data, &plain, false, &dev, &mut quiet).unwrap();
+    let w = |dir: &std::path::Path| weights(&checkpoint_dir(dir, "last"));
+    assert!(max_diff(&w(&a), &w(&plain)) > 1e-4);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(a.join("train_config.json")).unwrap())
+            .unwrap();
+    assert_eq!(saved["lesion_loss"], 1.0, "{saved}");
+    let killed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut stop = |e: Event<'_>| {
+            if let Event::Epoch(s) = e {
+                assert!(s.epoch < 1, "simulated kill after epoch {}", s.epoch);
+            }
+        };
+        train(&plan(), &blob, data, &b, false, &dev, &mut stop)
+    }));
+    assert!(killed.is_err());
+    train(&plan(), &blob, data, &b, true, &dev, &mut quiet).unwrap();
+    let diff = max_diff(&w(&a), &w(&b));
+    assert!(diff < 1e-5, "resumed lesion-loss run differs by {diff}");
 }

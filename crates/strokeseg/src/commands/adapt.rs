@@ -247,6 +247,7 @@ pub fn run(a: &AdaptArgs) -> anyhow::Result<Status> {
         source_weights: Vec::new(),
         stream: None,
         mine: None,
+        lesion_loss: 0.0,
     };
     let parts = a.mode.parts();
     let trainable = base_model

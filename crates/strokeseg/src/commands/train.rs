@@ -363,6 +363,7 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<Status> {
         }),
         lesion_sampling: cfg.patch.component_share,
         peak_labels: cfg.patch.peak_labels,
+        lesion_loss: cfg.lesion_loss,
         device: strokeseg_model::run_device_choice().to_string(),
         epochs: state.epoch,
         steps: state.step,

@@ -149,6 +149,7 @@ pub fn plan_and_config(
             cases_per_epoch: hp.mine_studies,
             margin_mm: hp.mine_margin,
         }),
+        lesion_loss: hp.lesion_loss,
     };
     Ok((plan, cfg))
 }
