@@ -124,6 +124,28 @@ fn segment_flag_values_out_of_range_are_refused() {
     }
 }
 
+/// Training weights and distances that cannot be meant are refused before any study is read.
+#[test]
+fn train_flag_values_out_of_range_are_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let out_dir = d.path().join("run");
+    for (flag, value, word) in [
+        ("--lesion-loss", "-1", "weight"),
+        ("--lesion-loss", "NaN", "weight"),
+        ("--mine-margin", "-2", "distance"),
+    ] {
+        let arg = format!("{flag}={value}");
+        let out = strokeseg(&["train", "--data", s(d.path()), "--out", s(&out_dir), &arg]);
+        assert_eq!(out.code, 2, "{flag} {value}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(value) && out.stderr.contains(word),
+            "{flag} {value}: {}",
+            out.stderr
+        );
+        assert!(!out_dir.exists(), "{flag} {value}: nothing written");
+    }
+}
+
 /// Issue 16, item 11: an --out that is a file is refused at once with exit 2, naming it.
 #[test]
 fn segment_out_that_is_a_file_is_refused_before_work() {

@@ -39,6 +39,8 @@ fn train_calibrate_segment_validate_with_a_tiny_model() {
         "2",
         "--bias-field",
         "0.3",
+        "--lesion-loss",
+        "0.5",
     ];
     let mut args = vec![
         "train",
@@ -65,6 +67,10 @@ fn train_calibrate_segment_validate_with_a_tiny_model() {
     assert!(card.contains(&format!("- {}", tr.display())), "{card}");
     assert!(card.contains("1 epochs, 2 steps"), "{card}");
     assert!(card.contains("|ln f| up to 0.3"), "{card}");
+    assert!(
+        card.contains("plus 0.5 × the mean over the patches' lesions"),
+        "{card}"
+    );
     assert!(card.contains("Operating points: none yet"), "{card}");
     // resume to epoch 2: continues from the checkpoint, the log gains a row
     let mut args2 = vec![
