@@ -132,6 +132,9 @@ pub fn lesion_masks(
     target: &Array5<f32>,
     lesions: &[(usize, Vec<[usize; 3]>)],
 ) -> Vec<Array5<f32>> {
+    if lesions.is_empty() {
+        return Vec::new();
+    }
     let (nb, _, nd, nh, nw) = target.dim();
     // owner of each voxel: -1 ignored, 0 no lesion, k + 1 lesion k
     let mut owner = Array4::<i32>::zeros((nb, nd, nh, nw));

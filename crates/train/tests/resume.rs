@@ -86,6 +86,20 @@ fn cfg(epochs: usize) -> TrainConfig {
     }
 }
 
+/// Runs `run` with an event callback that panics once epoch 1 has been checkpointed (a
+/// simulated kill), and checks that the run did not get past it.
+fn killed_after_epoch_1<T>(run: impl FnOnce(&mut dyn FnMut(Event<'_>)) -> T) {
+    let killed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut stop = |e: Event<'_>| {
+            if let Event::Epoch(s) = e {
+                assert!(s.epoch < 1, "simulated kill after epoch {}", s.epoch);
+            }
+        };
+        run(&mut stop)
+    }));
+    assert!(killed.is_err());
+}
+
 fn weights(dir: &std::path::Path) -> Vec<(String, Vec<f32>)> {
     load(dir, &cpu_device()).unwrap().0.named_params()
 }
@@ -116,12 +130,7 @@ fn interrupted_and_resumed_run_equals_the_straight_run() {
     )
     .unwrap();
     // the same run, killed right after epoch 1 was checkpointed
-    let killed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut stop = |e: Event<'_>| {
-            if let Event::Epoch(s) = e {
-                assert!(s.epoch < 1, "simulated kill after epoch {}", s.epoch);
-            }
-        };
+    killed_after_epoch_1(|stop| {
         train(
             &plan(),
             &cfg(2),
@@ -129,10 +138,9 @@ fn interrupted_and_resumed_run_equals_the_straight_run() {
             &b,
             false,
             &dev,
-            &mut stop,
+            stop,
         )
-    }));
-    assert!(killed.is_err());
+    });
     let s1: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(b.join("state.json")).unwrap()).unwrap();
     assert_eq!(s1["epoch"], 1);
@@ -196,15 +204,7 @@ fn a_mining_run_scores_studies_before_each_epoch_and_resumes_with_its_lists() {
     let w = |dir: &std::path::Path| weights(&checkpoint_dir(dir, "last"));
     assert!(max_diff(&w(&a), &w(&plain)) > 1e-4);
     // killed after epoch 1 and resumed: the lists of epoch 1 are read back, same weights
-    let killed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut stop = |e: Event<'_>| {
-            if let Event::Epoch(s) = e {
-                assert!(s.epoch < 1, "simulated kill after epoch {}", s.epoch);
-            }
-        };
-        train(&plan(), &mining, data, &b, false, &dev, &mut stop)
-    }));
-    assert!(killed.is_err());
+    killed_after_epoch_1(|stop| train(&plan(), &mining, data, &b, false, &dev, stop));
     train(&plan(), &mining, data, &b, true, &dev, &mut quiet).unwrap();
     let diff = max_diff(&w(&a), &w(&b));
     assert!(diff < 1e-5, "resumed mining run differs by {diff}");
@@ -331,27 +331,13 @@ fn an_on_the_fly_run_refreshes_its_pool_and_resumes_with_the_same_studies() {
     assert!(asked.starts_with(&[0, 1, 2, 3, 4, 5]), "{asked:?}");
     // killed after epoch 1, resumed: the resumed run rebuilds the pool of step 2 (studies 2
     // and 3) and goes on with study 4, as the straight run did
-    let killed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut stop = |e: Event<'_>| {
-            if let Event::Epoch(s) = e {
-                assert!(s.epoch < 1, "simulated kill after epoch {}", s.epoch);
-            }
-        };
+    killed_after_epoch_1(|stop| {
         let src = Counting {
             asked: Default::default(),
         };
         let streams: [&dyn CaseSource; 1] = [&src];
-        train(
-            &plan(),
-            &cfg,
-            data(&val, &streams),
-            &b,
-            false,
-            &dev,
-            &mut stop,
-        )
-    }));
-    assert!(killed.is_err());
+        train(&plan(), &cfg, data(&val, &streams), &b, false, &dev, stop)
+    });
     let src2 = Counting {
         asked: Default::default(),
     };
@@ -440,15 +426,7 @@ fn a_lesion_loss_run_learns_otherwise_records_its_weight_and_resumes_exactly() {
         serde_json::from_str(&std::fs::read_to_string(a.join("train_config.json")).unwrap())
             .unwrap();
     assert_eq!(saved["lesion_loss"], 1.0, "{saved}");
-    let killed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut stop = |e: Event<'_>| {
-            if let Event::Epoch(s) = e {
-                assert!(s.epoch < 1, "simulated kill after epoch {}", s.epoch);
-            }
-        };
-        train(&plan(), &blob, data, &b, false, &dev, &mut stop)
-    }));
-    assert!(killed.is_err());
+    killed_after_epoch_1(|stop| train(&plan(), &blob, data, &b, false, &dev, stop));
     train(&plan(), &blob, data, &b, true, &dev, &mut quiet).unwrap();
     let diff = max_diff(&w(&a), &w(&b));
     assert!(diff < 1e-5, "resumed lesion-loss run differs by {diff}");
